@@ -1,0 +1,5 @@
+"""Build script: the package is pure Python until the Cython core is added."""
+
+from setuptools import setup
+
+setup()

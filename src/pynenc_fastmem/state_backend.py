@@ -1,0 +1,247 @@
+"""FastMemStateBackend: pynenc's state backend API over the in-process store.
+
+The adapter translates pynenc objects into store calls (ids as ``str``,
+datetimes as integer microseconds) and keeps no data of its own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pynenc.models.call_dto import CallDTO
+from pynenc.models.invocation_dto import InvocationDTO
+from pynenc.state_backend.base_state_backend import BaseStateBackend
+from pynenc.types import Params, Result
+
+from ._store import Store
+
+if TYPE_CHECKING:
+    from pynenc.app import AppInfo, Pynenc
+    from pynenc.identifiers.invocation_id import InvocationId
+    from pynenc.identifiers.task_id import TaskId
+    from pynenc.runner.runner_context import RunnerContext
+    from pynenc.state_backend.base_state_backend import InvocationHistory
+    from pynenc.workflow import WorkflowIdentity
+
+    from ._store_py import InvocationRow
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_MICROSECOND = timedelta(microseconds=1)
+
+
+def to_micros(moment: object, name: str) -> int:
+    """Return ``moment`` as integer microseconds since the epoch; naive means UTC."""
+    if not isinstance(moment, datetime):
+        raise TypeError(f"{name} must be a datetime, got {type(moment).__name__}")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - EPOCH) // ONE_MICROSECOND
+
+
+def invocation_row(entry: object, index: int) -> InvocationRow:
+    """Return the store row for one ``(InvocationDTO, CallDTO)`` pair of an upsert."""
+    if not (
+        isinstance(entry, tuple)
+        and len(entry) == 2
+        and isinstance(entry[0], InvocationDTO)
+        and isinstance(entry[1], CallDTO)
+    ):
+        raise TypeError(f"entries[{index}] must be an (InvocationDTO, CallDTO) pair")
+    inv_dto = entry[0]
+    workflow = inv_dto.workflow
+    return (
+        inv_dto.invocation_id,
+        entry,
+        inv_dto.parent_invocation_id,
+        inv_dto.parent_event_id,
+        None if workflow is None else workflow.workflow_id,
+        None if workflow is None else workflow.workflow_type.key,
+    )
+
+
+class FastMemStateBackend(BaseStateBackend[Params, Result]):
+    """In-process state backend: MemStateBackend's behaviour, indexed and thread-safe.
+
+    Differences from pynenc's ``MemStateBackend``: ``purge`` clears everything,
+    runner contexts and workflow data included; naive and aware datetimes may
+    be mixed (naive means UTC); reads never fail while other threads write;
+    ``iter_invocations_in_timerange`` yields ids in the order of their earliest
+    record in the range rather than sorted by id.
+    """
+
+    # Process-wide, as in MemStateBackend, so the static discover_app_infos sees every app.
+    _app_infos: ClassVar[dict[str, AppInfo]] = {}
+    _app_infos_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, app: Pynenc) -> None:
+        self._store = Store()
+        super().__init__(app)
+
+    def purge(self) -> None:
+        """Remove everything this backend holds, runner contexts and workflow data included."""
+        self._store.purge()
+        self._runner_context_cache.clear()
+
+    # Invocations
+
+    def _upsert_invocations(self, entries: list[tuple[InvocationDTO, CallDTO]]) -> None:
+        """Store ``(InvocationDTO, CallDTO)`` pairs; the batch is applied whole or not at all."""
+        if not isinstance(entries, (list, tuple)):
+            raise TypeError(f"entries must be a list, got {type(entries).__name__}")
+        self._store.upsert_invocations(
+            [invocation_row(entry, index) for index, entry in enumerate(entries)]
+        )
+
+    def _get_invocation(self, invocation_id: InvocationId) -> tuple[InvocationDTO, CallDTO] | None:
+        """Return the stored DTO pair of ``invocation_id``, or ``None``."""
+        return self._store.get_invocation(invocation_id)  # type: ignore[no-any-return]
+
+    def get_child_invocations(self, parent_invocation_id: InvocationId) -> Iterator[InvocationId]:
+        """Return the ids of the invocations whose parent is ``parent_invocation_id``."""
+        return iter(self._store.child_ids(parent_invocation_id))  # type: ignore[arg-type]
+
+    def get_invocations_by_parent_event(self, parent_event_id: str) -> Iterator[InvocationId]:
+        """Return the ids of the invocations created in response to ``parent_event_id``."""
+        return iter(self._store.ids_by_parent_event(parent_event_id))  # type: ignore[arg-type]
+
+    def get_invocation_ids_by_workflow(
+        self, workflow_id: str | None = None, workflow_type_key: str | None = None
+    ) -> Iterator[InvocationId]:
+        """Return the ids of invocations in a workflow and/or of a workflow type.
+
+        As in MemStateBackend, an empty string filters nothing.
+        """
+        ids = self._store.ids_by_workflow(workflow_id or None, workflow_type_key or None)
+        return iter(ids)  # type: ignore[arg-type]
+
+    # Histories
+
+    def _add_histories(
+        self, invocation_ids: list[InvocationId], invocation_history: InvocationHistory
+    ) -> None:
+        """Append ``invocation_history`` to the history of each of ``invocation_ids``."""
+        timestamp = to_micros(
+            getattr(invocation_history, "timestamp", None), "invocation_history.timestamp"
+        )
+        self._store.add_histories(invocation_ids, timestamp, invocation_history)
+
+    def _get_history(self, invocation_id: InvocationId) -> list[InvocationHistory]:
+        """Return the history of ``invocation_id`` in timestamp order."""
+        return self._store.get_history(invocation_id)
+
+    def iter_invocations_in_timerange(
+        self, start_time: datetime, end_time: datetime, batch_size: int = 100
+    ) -> Iterator[list[InvocationId]]:
+        """Yield batches of the ids of invocations with history in ``[start_time, end_time]``."""
+        return self._store.invocations_in_range(  # type: ignore[return-value]
+            to_micros(start_time, "start_time"), to_micros(end_time, "end_time"), batch_size
+        )
+
+    def iter_history_in_timerange(
+        self, start_time: datetime, end_time: datetime, batch_size: int = 100
+    ) -> Iterator[list[InvocationHistory]]:
+        """Yield batches of the history records in ``[start_time, end_time]``, oldest first."""
+        return self._store.history_in_range(
+            to_micros(start_time, "start_time"), to_micros(end_time, "end_time"), batch_size
+        )
+
+    # Results and exceptions
+
+    def _get_result(self, invocation_id: InvocationId) -> str:
+        """Return the serialized result; raise ``KeyError`` if there is none."""
+        return self._store.get_result(invocation_id)  # type: ignore[no-any-return]
+
+    def _set_result(self, invocation_id: InvocationId, serialized_result: str) -> None:
+        """Store the serialized result of ``invocation_id``."""
+        self._store.set_result(invocation_id, serialized_result)
+
+    def _get_exception(self, invocation_id: InvocationId) -> str:
+        """Return the serialized exception; raise ``KeyError`` if there is none."""
+        return self._store.get_exception(invocation_id)  # type: ignore[no-any-return]
+
+    def _set_exception(self, invocation_id: InvocationId, serialized_exception: str) -> None:
+        """Store the serialized exception of ``invocation_id``."""
+        self._store.set_exception(invocation_id, serialized_exception)
+
+    # Workflows
+
+    def set_workflow_data(self, workflow_identity: WorkflowIdentity, key: str, value: Any) -> None:
+        """Set ``key`` to ``value`` in the data of the workflow."""
+        self._store.set_workflow_data(workflow_identity.workflow_id, key, value)
+
+    def get_workflow_data(
+        self, workflow_identity: WorkflowIdentity, key: str, default: Any = None
+    ) -> Any:
+        """Return ``key`` from the data of the workflow, or ``default``."""
+        return self._store.get_workflow_data(workflow_identity.workflow_id, key, default)
+
+    def store_workflow_run(self, workflow_identity: WorkflowIdentity) -> None:
+        """Record a run of a workflow type."""
+        workflow_type = workflow_identity.workflow_type
+        self._store.add_workflow_run(
+            workflow_type.key, workflow_type, workflow_identity.workflow_id, workflow_identity
+        )
+
+    def get_all_workflow_types(self) -> Iterator[TaskId]:
+        """Return every workflow type with a recorded run."""
+        return iter(self._store.workflow_types())
+
+    def get_all_workflow_runs(self) -> Iterator[WorkflowIdentity]:
+        """Return every recorded workflow run."""
+        return iter(self._store.workflow_runs())
+
+    def get_workflow_runs(self, workflow_type: TaskId) -> Iterator[WorkflowIdentity]:
+        """Return the recorded runs of ``workflow_type``."""
+        return iter(self._store.workflow_runs(workflow_type.key))
+
+    def store_workflow_sub_invocation(
+        self, parent_workflow_id: InvocationId, sub_invocation_id: InvocationId
+    ) -> None:
+        """Record that ``sub_invocation_id`` runs inside ``parent_workflow_id``."""
+        self._store.add_sub_invocation(parent_workflow_id, sub_invocation_id)
+
+    def get_workflow_sub_invocations(self, workflow_id: InvocationId) -> Iterator[InvocationId]:
+        """Return the ids recorded as running inside ``workflow_id``."""
+        return iter(self._store.sub_invocation_ids(workflow_id))  # type: ignore[arg-type]
+
+    # Runner contexts
+
+    def _store_runner_context(self, runner_context: RunnerContext) -> None:
+        """Store ``runner_context`` under its runner id."""
+        self._store.set_runner_context(runner_context.runner_id, runner_context)
+
+    def _get_runner_context(self, runner_id: str) -> RunnerContext | None:
+        """Return the stored context of ``runner_id``, or ``None``."""
+        return self._store.get_runner_context(runner_id)  # type: ignore[no-any-return]
+
+    def _get_runner_contexts(self, runner_ids: list[str]) -> list[RunnerContext]:
+        """Return the stored contexts of ``runner_ids``, skipping unknown ids."""
+        return self._store.get_runner_contexts(runner_ids)
+
+    def get_matching_runner_contexts(self, partial_id: str) -> Iterator[RunnerContext]:
+        """Return the contexts whose runner id contains ``partial_id``."""
+        return iter(self._store.match_runner_contexts(partial_id))
+
+    # App discovery
+
+    def store_app_info(self, app_info: AppInfo) -> None:
+        """Register ``app_info`` for discovery in this process."""
+        with self._app_infos_lock:
+            FastMemStateBackend._app_infos[app_info.app_id] = app_info
+
+    def get_app_info(self) -> AppInfo:
+        """Return this app's info; raise ``ValueError`` if it was never stored."""
+        app_id = self.app.app_id
+        with self._app_infos_lock:
+            if app_id not in self._app_infos:
+                raise ValueError(f"No app info found for app_id '{app_id}'")
+            return self._app_infos[app_id]
+
+    @staticmethod
+    def discover_app_infos() -> dict[str, AppInfo]:
+        """Return the info of every app registered with a FastMemStateBackend in this process."""
+        with FastMemStateBackend._app_infos_lock:
+            return dict(FastMemStateBackend._app_infos)

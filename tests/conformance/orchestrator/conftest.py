@@ -1,0 +1,4 @@
+# ruff: noqa: F403
+"""The task fixtures of pynenc's orchestrator integration suite."""
+
+from pynenc_tests.integration.orchestrator.conftest import *
