@@ -1,0 +1,200 @@
+"""FastMemStateBackend's own behaviour, and its deliberate differences from MemStateBackend."""
+
+import threading
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from pynenc import Pynenc
+from pynenc.invocation.status import InvocationStatus, InvocationStatusRecord
+from pynenc.runner.runner_context import RunnerContext
+from pynenc.state_backend import MemStateBackend
+from pynenc.state_backend.base_state_backend import InvocationHistory
+from pynenc.workflow import WorkflowIdentity
+
+import pynenc_fastmem
+from pynenc_fastmem import FastMemStateBackend
+from pynenc_fastmem.state_backend import to_micros
+
+app = Pynenc(config_values={"app_id": "fastmem-adapter-tests"})
+
+
+@app.task
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+@pytest.fixture
+def backend() -> FastMemStateBackend:
+    return FastMemStateBackend(app)
+
+
+def history(inv_id: str, at: datetime, status: InvocationStatus = InvocationStatus.REGISTERED) -> InvocationHistory:
+    record = InvocationHistory(
+        invocation_id=inv_id,
+        status_record=InvocationStatusRecord(status=status),
+        runner_context_id="runner",
+    )
+    record._timestamp = at
+    return record
+
+
+def test_the_package_says_which_store_it_uses() -> None:
+    assert pynenc_fastmem.IMPLEMENTATION == "python"
+
+
+def test_to_micros_is_exact_and_takes_naive_as_utc() -> None:
+    moment = datetime(2026, 11, 27, 12, 0, 0, 123456, tzinfo=UTC)
+    assert to_micros(moment, "t") == 1795780800123456
+    assert to_micros(moment.replace(tzinfo=None), "t") == 1795780800123456
+    plus_one = timezone(timedelta(hours=1))
+    assert to_micros(moment.astimezone(plus_one), "t") == 1795780800123456
+    assert to_micros(datetime(1969, 12, 31, 23, 59, 59, 999999), "t") == -1
+
+
+def test_upsert_and_get_invocation_round_trip(backend: FastMemStateBackend) -> None:
+    invocation = add(1, 2)
+    backend.upsert_invocations([invocation])
+    assert backend.get_invocation(invocation.invocation_id) == invocation
+
+
+def test_purge_clears_runner_contexts_and_workflow_data(backend: FastMemStateBackend) -> None:
+    """Deliberate difference: MemStateBackend keeps both across purge."""
+    context = RunnerContext(runner_cls="ThreadRunner", runner_id="runner-1")
+    identity = WorkflowIdentity(workflow_id="wf", workflow_type=add.task_id)
+    backend.store_runner_context(context)
+    backend.set_workflow_data(identity, "k", 1)
+    backend.purge()
+    assert backend.get_runner_context("runner-1") is None
+    assert list(backend.get_matching_runner_contexts("runner")) == []
+    assert backend.get_workflow_data(identity, "k") is None
+    backend.store_runner_context(context)
+    assert list(backend.get_matching_runner_contexts("runner")) == [context]
+
+    reference = MemStateBackend(app)
+    reference.store_runner_context(context)
+    reference.set_workflow_data(identity, "k", 1)
+    reference.purge()
+    assert reference.get_workflow_data(identity, "k") == 1
+
+
+def test_naive_and_aware_datetimes_mix(backend: FastMemStateBackend) -> None:
+    """Deliberate difference: MemStateBackend raises TypeError comparing them."""
+    base = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    backend._add_histories(["i"], history("i", base.replace(tzinfo=None)))
+    backend._add_histories(["i"], history("i", base + timedelta(seconds=1)))
+    start, end = base - timedelta(seconds=1), base + timedelta(seconds=2)
+    assert len([h for batch in backend.iter_history_in_timerange(start, end.replace(tzinfo=None)) for h in batch]) == 2
+    assert list(backend.iter_invocations_in_timerange(start.replace(tzinfo=None), end)) == [["i"]]
+
+    reference = MemStateBackend(app)
+    reference._add_histories(["i"], history("i", base.replace(tzinfo=None)))
+    with pytest.raises(TypeError):
+        list(reference.iter_history_in_timerange(start, end))
+
+
+def test_reads_do_not_fail_while_other_threads_write(backend: FastMemStateBackend) -> None:
+    """Deliberate difference: MemStateBackend's scans can raise 'dictionary changed size'."""
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        i = 0
+        while not stop.is_set():
+            backend._add_histories([f"inv-{i}"], history(f"inv-{i}", base + timedelta(microseconds=i)))
+            i += 1
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        for _ in range(200):
+            list(backend.iter_invocations_in_timerange(base, base + timedelta(days=1)))
+            list(backend.iter_history_in_timerange(base, base + timedelta(days=1)))
+    except BaseException as error:  # noqa: BLE001
+        errors.append(error)
+    finally:
+        stop.set()
+        writer.join()
+    assert errors == []
+
+
+def test_missing_result_and_exception_raise_key_error(backend: FastMemStateBackend) -> None:
+    with pytest.raises(KeyError):
+        backend.get_result("nope")
+    with pytest.raises(KeyError):
+        backend.get_exception("nope")
+
+
+def test_get_app_info_raises_value_error_for_an_unknown_app() -> None:
+    other = Pynenc(config_values={"app_id": "fastmem-never-stored"})
+    with pytest.raises(ValueError, match="fastmem-never-stored"):
+        FastMemStateBackend(other).get_app_info()
+
+
+def test_app_infos_are_discovered_across_instances(backend: FastMemStateBackend) -> None:
+    from pynenc.app import AppInfo
+
+    info = AppInfo.from_app(app)
+    backend.store_app_info(info)
+    assert backend.get_app_info() == info
+    assert FastMemStateBackend.discover_app_infos()[app.app_id] == info
+
+
+def test_empty_workflow_filters_filter_nothing(backend: FastMemStateBackend) -> None:
+    invocation = add(3, 4)
+    backend.upsert_invocations([invocation])
+    expected = [invocation.invocation_id] if invocation.workflow else []
+    assert list(backend.get_invocation_ids_by_workflow("", "")) == expected
+    assert list(backend.get_invocation_ids_by_workflow()) == expected
+
+
+@pytest.mark.parametrize(
+    ("entries", "match"),
+    [
+        ("not a list", "entries"),
+        ([("inv", "call")], r"entries\[0\]"),
+        ([("only-one",)], r"entries\[0\]"),
+    ],
+)
+def test_malformed_dto_pairs_are_refused(backend: FastMemStateBackend, entries: object, match: str) -> None:
+    with pytest.raises(TypeError, match=match):
+        backend._upsert_invocations(entries)  # type: ignore[arg-type]
+
+
+def test_batch_with_a_malformed_pair_stores_nothing(backend: FastMemStateBackend) -> None:
+    good = add(5, 6)
+    pair = (good.to_dto(), good.call.to_dto())
+    with pytest.raises(TypeError, match=r"entries\[1\]"):
+        backend._upsert_invocations([pair, (pair[0], None)])  # type: ignore[list-item]
+    assert backend._get_invocation(good.invocation_id) is None
+
+
+@pytest.mark.parametrize("bad", ["2026-01-01", 0, None])
+def test_time_bounds_must_be_datetimes(backend: FastMemStateBackend, bad: object) -> None:
+    now = datetime.now(UTC)
+    with pytest.raises(TypeError, match="start_time"):
+        backend.iter_history_in_timerange(bad, now)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="end_time"):
+        backend.iter_invocations_in_timerange(now, bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("batch_size", [0, -5])
+def test_batch_size_below_one_is_refused(backend: FastMemStateBackend, batch_size: int) -> None:
+    now = datetime.now(UTC)
+    with pytest.raises(ValueError, match="batch_size"):
+        backend.iter_history_in_timerange(now, now, batch_size)
+
+
+def test_start_after_end_is_empty(backend: FastMemStateBackend) -> None:
+    now = datetime.now(UTC)
+    backend._add_histories(["i"], history("i", now))
+    assert list(backend.iter_history_in_timerange(now + timedelta(seconds=1), now)) == []
+
+
+def test_non_str_ids_are_refused(backend: FastMemStateBackend) -> None:
+    with pytest.raises(TypeError, match="invocation_id"):
+        backend._get_invocation(123)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"invocation_ids\[0\]"):
+        backend._add_histories([123], history("i", datetime.now(UTC)))  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="parent_id"):
+        backend.get_child_invocations(None)  # type: ignore[arg-type]
