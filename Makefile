@@ -1,26 +1,33 @@
 # Every target sets up what it needs: a Python >= 3.12 (tools/find-python.sh, or
-# PYTHON=...), a virtual environment in .venv and the package with its test extras.
+# PYTHON=...), a virtual environment in .venv, the package with its test extras and
+# its compiled core (a failed build is an error here).
 
 VENV := .venv
 VENV_PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install test demo clean
+.PHONY: install test test-cython test-python demo clean
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml setup.py
+$(VENV)/.installed: pyproject.toml setup.py src/pynenc_fastmem/_store_c.pyx
 	@python=$$(tools/find-python.sh) || exit 1; \
 	if [ ! -x $(VENV_PYTHON) ]; then echo "Creating $(VENV) with $$python"; "$$python" -m venv $(VENV); fi
 	$(VENV_PYTHON) -m pip install --quiet --upgrade pip
-	$(VENV_PYTHON) -m pip install --quiet -e '.[test]'
+	PYNENC_FASTMEM_REQUIRE_EXTENSIONS=1 $(VENV_PYTHON) -m pip install --quiet -e '.[test]'
 	touch $@
 
-test: install
-	$(VENV_PYTHON) -m pytest $(PYTEST_ARGS)
+# The whole suite, pynenc's conformance suites included, once on each store.
+test: test-cython test-python
+
+test-cython: install
+	PYNENC_FASTMEM_REQUIRE_EXTENSIONS=1 $(VENV_PYTHON) -m pytest $(PYTEST_ARGS)
+
+test-python: install
+	PYNENC_FASTMEM_NO_EXTENSIONS=1 $(VENV_PYTHON) -m pytest $(PYTEST_ARGS)
 
 demo: install
 	$(VENV_PYTHON) -m pynenc_fastmem demo
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache src/pynenc_fastmem/*.so src/pynenc_fastmem/_store_c.c

@@ -11,25 +11,45 @@ import os
 
 os.environ["PYNENC__STATE_BACKEND_CLS"] = "FastMemStateBackend"
 
+import importlib  # noqa: E402
 import itertools  # noqa: E402
 from types import ModuleType  # noqa: E402
 
 import pytest  # noqa: E402
 from pynenc import Pynenc, PynencBuilder  # noqa: E402
 
-from pynenc_fastmem import _store_py  # noqa: E402
+from pynenc_fastmem import _store, _store_py  # noqa: E402
 
 pytest_plugins = ["pynenc_tests.conftest"]
 
-STORE_MODULES: dict[str, ModuleType] = {"python": _store_py}
+REQUIRE_EXTENSIONS = os.environ.get("PYNENC_FASTMEM_REQUIRE_EXTENSIONS", "") not in ("", "0")
+
+
+def _store_modules() -> dict[str, ModuleType | None]:
+    """The store implementations to test; ``None`` for a compiled one that failed to import."""
+    modules: dict[str, ModuleType | None] = {"python": _store_py}
+    if _store.NO_EXTENSIONS:
+        return modules
+    try:
+        modules["cython"] = importlib.import_module("pynenc_fastmem._store_c")
+    except ImportError:
+        if REQUIRE_EXTENSIONS:
+            modules["cython"] = None
+    return modules
+
+
+STORE_MODULES = _store_modules()
 
 _app_counter = itertools.count()
 
 
 @pytest.fixture(params=sorted(STORE_MODULES))
 def store_module(request: pytest.FixtureRequest) -> ModuleType:
-    """Each store implementation in turn."""
-    return STORE_MODULES[request.param]
+    """Each store implementation in turn; the compiled one failing if required but missing."""
+    module = STORE_MODULES[request.param]
+    if module is None:
+        pytest.fail("PYNENC_FASTMEM_REQUIRE_EXTENSIONS is set but pynenc_fastmem._store_c does not import")
+    return module
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from pynenc.state_backend import MemStateBackend
 from pynenc.state_backend.base_state_backend import InvocationHistory
 from pynenc.workflow import WorkflowIdentity
 
-import pynenc_fastmem
 from pynenc_fastmem import FastMemStateBackend
 from pynenc_fastmem.state_backend import to_micros
 
@@ -36,10 +35,6 @@ def history(inv_id: str, at: datetime, status: InvocationStatus = InvocationStat
     )
     record._timestamp = at
     return record
-
-
-def test_the_package_says_which_store_it_uses() -> None:
-    assert pynenc_fastmem.IMPLEMENTATION == "python"
 
 
 def test_to_micros_is_exact_and_takes_naive_as_utc() -> None:

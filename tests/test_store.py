@@ -392,3 +392,47 @@ def test_concurrent_writers_and_readers_lose_nothing(store: Store) -> None:
             assert store.get_result(inv_id) == i
     assert len(flatten(store.history_in_range(-1, 1000))) == 2 * len(all_ids)
     assert sorted(flatten(store.invocations_in_range(-1, 1000))) == sorted(all_ids)
+
+
+class LoudId(str):
+    """A str subclass whose hash and equality would run user code inside the store's locks."""
+
+    def __hash__(self) -> int:
+        raise AssertionError("user __hash__ ran")
+
+    def __eq__(self, other: object) -> bool:
+        raise AssertionError("user __eq__ ran")
+
+
+def test_str_subclass_ids_are_stored_as_plain_str(store: Store) -> None:
+    store.upsert_invocations([row(LoudId("a"), parent=LoudId("p"))])
+    store.add_histories([LoudId("a")], 1, "h")
+    store.set_result(LoudId("a"), "r")
+    assert store.get_invocation(LoudId("a")) == "value-a"
+    assert [type(i) for i in store.child_ids("p")] == [str]
+    assert store.get_history(LoudId("a")) == ["h"]
+    assert store.get_result(LoudId("a")) == "r"
+    store._check()
+
+
+def test_a_displaced_value_is_released_after_the_locks(store: Store) -> None:
+    """A value whose finalizer writes to the store must not deadlock the write replacing it."""
+
+    class Reentrant:
+        def __del__(self) -> None:
+            store.set_result("other", "written from a finalizer")
+            store.upsert_invocations([row("from-del")])
+            store.set_runner_context("r", "from-del")
+
+    store.set_result("a", Reentrant())
+    store.set_result("a", "replaced")
+    store.upsert_invocations([row("b", Reentrant())])
+    store.upsert_invocations([row("b", "replaced")])
+    store.set_runner_context("r", Reentrant())
+    store.set_runner_context("r", "replaced")
+    store.set_workflow_data("w", "k", Reentrant())
+    store.set_workflow_data("w", "k", "replaced")
+    assert store.get_result("other") == "written from a finalizer"
+    store.set_result("c", Reentrant())
+    store.purge()
+    assert store.get_invocation("from-del") == "value-from-del"

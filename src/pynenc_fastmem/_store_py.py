@@ -9,7 +9,14 @@ Locks are striped by invocation id; the maps that span invocations (relations,
 workflows, runner contexts, the time index) each have their own lock. A thread
 that needs several locks takes them in one global order (stripes by ascending
 index, then relations, workflows, time index, runner contexts), so no two
-threads can deadlock.
+threads can deadlock. No user code runs while a lock is held: arguments are
+validated before locking, ids are exact ``str``, and values a write displaces
+are released only after the locks are.
+
+History records enter a per-invocation list (appended when in order, inserted
+otherwise) and the time index: a ``SortedList`` keyed by (timestamp, arrival
+sequence) fed through a pending buffer, so a write costs an append and the
+sorting is paid in bulk when a range query or ``_check`` next needs it.
 """
 
 from __future__ import annotations
@@ -33,26 +40,32 @@ _MISSING = object()
 
 
 def check_id(value: object, name: str) -> str:
-    """Return ``value`` if it is a ``str``, else raise ``TypeError`` naming ``name``."""
+    """Return ``value`` as an exact ``str``, or raise ``TypeError`` naming ``name``.
+
+    A ``str`` subclass is copied to a plain ``str``, so no user-defined
+    ``__hash__`` or ``__eq__`` ever runs while the store holds a lock.
+    """
+    if type(value) is str:
+        return value
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, got {type(value).__name__}")
-    return value
+    return str.__str__(value)
 
 
 def check_optional_id(value: object, name: str) -> str | None:
-    """Return ``value`` if it is ``None`` or a ``str``, else raise ``TypeError``."""
-    if value is not None and not isinstance(value, str):
+    """Return ``value`` as in :func:`check_id`, letting ``None`` through."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
         raise TypeError(f"{name} must be a str or None, got {type(value).__name__}")
-    return value
+    return check_id(value, name)
 
 
 def check_ids(values: object, name: str) -> list[str]:
-    """Return ``values`` as a list if it is a list or tuple of ``str``."""
+    """Return ``values``, a list or tuple of ``str``, as a new list of exact ``str``."""
     if not isinstance(values, (list, tuple)):
         raise TypeError(f"{name} must be a list of str, got {type(values).__name__}")
-    for index, value in enumerate(values):
-        check_id(value, f"{name}[{index}]")
-    return list(values)
+    return [check_id(value, f"{name}[{index}]") for index, value in enumerate(values)]
 
 
 def check_micros(value: object, name: str) -> int:
@@ -74,21 +87,24 @@ def check_batch_size(value: object) -> int:
 
 
 def check_row(row: object, index: int) -> InvocationRow:
-    """Return ``row`` if it is a well-formed :data:`InvocationRow`."""
+    """Return ``row``, a well-formed :data:`InvocationRow`, with its ids as exact ``str``."""
     name = f"rows[{index}]"
     if not isinstance(row, tuple) or len(row) != 6:
         raise TypeError(
             f"{name} must be a 6-tuple (invocation_id, value, parent_id, "
             f"parent_event_id, workflow_id, workflow_type)"
         )
-    check_id(row[0], f"{name} invocation_id")
-    check_optional_id(row[2], f"{name} parent_id")
-    check_optional_id(row[3], f"{name} parent_event_id")
-    check_optional_id(row[4], f"{name} workflow_id")
-    check_optional_id(row[5], f"{name} workflow_type")
-    if (row[4] is None) != (row[5] is None):
+    checked = (
+        check_id(row[0], f"{name} invocation_id"),
+        row[1],
+        check_optional_id(row[2], f"{name} parent_id"),
+        check_optional_id(row[3], f"{name} parent_event_id"),
+        check_optional_id(row[4], f"{name} workflow_id"),
+        check_optional_id(row[5], f"{name} workflow_type"),
+    )
+    if (checked[4] is None) != (checked[5] is None):
         raise ValueError(f"{name} must give both workflow_id and workflow_type or neither")
-    return row
+    return checked
 
 
 def _add_member(index: dict[str, dict[str, None]], key: str | None, member: str) -> None:
@@ -136,19 +152,23 @@ class Store:
         self._mask = stripes - 1
         self._stripes = tuple(_Stripe() for _ in range(stripes))
         self._relations_lock = threading.Lock()
+        self._workflows_lock = threading.Lock()
+        self._time_lock = threading.Lock()
+        self._runners_lock = threading.Lock()
+        self._seq = 0
+        self._clear_shared()
+
+    def _clear_shared(self) -> None:
         self._children: dict[str, dict[str, None]] = {}
         self._event_children: dict[str, dict[str, None]] = {}
         self._workflow_members: dict[str, dict[str, None]] = {}
         self._workflow_type_members: dict[str, dict[str, None]] = {}
-        self._workflows_lock = threading.Lock()
         self._workflow_types: dict[str, Any] = {}
         self._workflow_runs: dict[str, dict[str, Any]] = {}
         self._sub_invocations: dict[str, dict[str, None]] = {}
         self._workflow_data: dict[str, dict[str, Any]] = {}
-        self._time_lock = threading.Lock()
         self._time_index: SortedList = SortedList()
-        self._seq = itertools.count()
-        self._runners_lock = threading.Lock()
+        self._time_pending: list[tuple[int, int, str, Any]] = []
         self._runner_contexts: dict[str, Any] = {}
 
     def _stripe(self, invocation_id: str) -> _Stripe:
@@ -174,8 +194,8 @@ class Store:
         """
         if not isinstance(rows, (list, tuple)):
             raise TypeError(f"rows must be a list of rows, got {type(rows).__name__}")
-        for index, row in enumerate(rows):
-            check_row(row, index)
+        rows = [check_row(row, index) for index, row in enumerate(rows)]
+        displaced = []
         with ExitStack() as stack:
             self._locked_stripes(stack, (row[0] for row in rows))
             stack.enter_context(self._relations_lock)
@@ -184,10 +204,14 @@ class Store:
                 invocations = self._stripe(invocation_id).invocations
                 old = invocations.get(invocation_id)
                 invocations[invocation_id] = row
-                if old is None or old[2:] != row[2:]:
-                    if old is not None:
-                        self._unindex(old)
+                if old is None:
                     self._index(row)
+                else:
+                    displaced.append(old)
+                    if old[2:] != row[2:]:
+                        self._unindex(old)
+                        self._index(row)
+        del displaced
 
     def _index(self, row: InvocationRow) -> None:
         invocation_id, _, parent_id, event_id, workflow_id, workflow_type = row
@@ -208,7 +232,7 @@ class Store:
 
         Runtime complexity: `O(1)`
         """
-        check_id(invocation_id, "invocation_id")
+        invocation_id = check_id(invocation_id, "invocation_id")
         row = self._stripe(invocation_id).invocations.get(invocation_id)
         return None if row is None else row[1]
 
@@ -228,8 +252,7 @@ class Store:
 
         Runtime complexity: `O(k)` for `k` matches
         """
-        check_id(parent_event_id, "parent_event_id")
-        return self._members(self._event_children, parent_event_id)
+        return self._members(self._event_children, check_id(parent_event_id, "parent_event_id"))
 
     def ids_by_workflow(
         self, workflow_id: str | None = None, workflow_type: str | None = None
@@ -240,8 +263,8 @@ class Store:
 
         Runtime complexity: `O(k)` for `k` matches
         """
-        check_optional_id(workflow_id, "workflow_id")
-        check_optional_id(workflow_type, "workflow_type")
+        workflow_id = check_optional_id(workflow_id, "workflow_id")
+        workflow_type = check_optional_id(workflow_type, "workflow_type")
         if workflow_id is None:
             with self._relations_lock:
                 if workflow_type is not None:
@@ -272,36 +295,45 @@ class Store:
         Each history stays in timestamp order, ties in arrival order. Each
         (invocation, record) pair also enters the time index once.
 
-        Runtime complexity: `O(log(n))` per invocation for `n` history records
+        Runtime complexity: amortised `O(log(n))` per invocation for `n` records
         """
         invocation_ids = check_ids(invocation_ids, "invocation_ids")
-        check_micros(timestamp, "timestamp")
+        timestamp = check_micros(timestamp, "timestamp")
         with ExitStack() as stack:
             self._locked_stripes(stack, invocation_ids)
             stack.enter_context(self._time_lock)
+            pending = self._time_pending
             for invocation_id in invocation_ids:
-                entry = (timestamp, next(self._seq), invocation_id, record)
+                entry = (timestamp, self._seq, invocation_id, record)
+                self._seq += 1
                 history = self._stripe(invocation_id).histories.setdefault(invocation_id, [])
                 if not history or history[-1][0] <= timestamp:
                     history.append(entry)
                 else:
                     insort(history, entry)
-                self._time_index.add(entry)
+                pending.append(entry)
 
     def get_history(self, invocation_id: str) -> list[Any]:
         """Return the history records of ``invocation_id`` in timestamp order.
 
         Runtime complexity: `O(k)` for `k` records
         """
-        check_id(invocation_id, "invocation_id")
+        invocation_id = check_id(invocation_id, "invocation_id")
         stripe = self._stripe(invocation_id)
         with stripe.lock:
             return [entry[3] for entry in stripe.histories.get(invocation_id, ())]
+
+    def _merge_pending(self) -> None:
+        """Move the pending time-index entries into the sorted list; call with the time lock."""
+        if self._time_pending:
+            self._time_index.update(self._time_pending)
+            self._time_pending = []
 
     def _time_slice(
         self, start: tuple[int, int], end: int, limit: int
     ) -> list[tuple[int, int, str, Any]]:
         with self._time_lock:
+            self._merge_pending()
             entries = self._time_index.irange(start, (end + 1,), inclusive=(True, False))
             return list(itertools.islice(entries, limit))
 
@@ -328,8 +360,8 @@ class Store:
 
         Runtime complexity: `O(log(n) + k)` for `k` records in range
         """
-        check_micros(start, "start")
-        check_micros(end, "end")
+        start = check_micros(start, "start")
+        end = check_micros(end, "end")
         batch_size = check_batch_size(batch_size)
         return (
             [entry[3] for entry in entries]
@@ -345,8 +377,8 @@ class Store:
 
         Runtime complexity: `O(log(n) + k)` for `k` records in range
         """
-        check_micros(start, "start")
-        check_micros(end, "end")
+        start = check_micros(start, "start")
+        end = check_micros(end, "end")
         batch_size = check_batch_size(batch_size)
         return self._unique_ids_in_range(start, end, batch_size)
 
@@ -372,17 +404,19 @@ class Store:
 
         Runtime complexity: `O(1)`
         """
-        check_id(invocation_id, "invocation_id")
+        invocation_id = check_id(invocation_id, "invocation_id")
         stripe = self._stripe(invocation_id)
         with stripe.lock:
+            displaced = stripe.results.get(invocation_id)
             stripe.results[invocation_id] = value
+        del displaced
 
     def get_result(self, invocation_id: str) -> Any:
         """Return the result of ``invocation_id``; raise ``KeyError`` if none is stored.
 
         Runtime complexity: `O(1)`
         """
-        check_id(invocation_id, "invocation_id")
+        invocation_id = check_id(invocation_id, "invocation_id")
         return self._stripe(invocation_id).results[invocation_id]
 
     def set_exception(self, invocation_id: str, value: Any) -> None:
@@ -390,17 +424,19 @@ class Store:
 
         Runtime complexity: `O(1)`
         """
-        check_id(invocation_id, "invocation_id")
+        invocation_id = check_id(invocation_id, "invocation_id")
         stripe = self._stripe(invocation_id)
         with stripe.lock:
+            displaced = stripe.exceptions.get(invocation_id)
             stripe.exceptions[invocation_id] = value
+        del displaced
 
     def get_exception(self, invocation_id: str) -> Any:
         """Return the exception of ``invocation_id``; raise ``KeyError`` if none is stored.
 
         Runtime complexity: `O(1)`
         """
-        check_id(invocation_id, "invocation_id")
+        invocation_id = check_id(invocation_id, "invocation_id")
         return self._stripe(invocation_id).exceptions[invocation_id]
 
     # Workflows
@@ -410,18 +446,21 @@ class Store:
 
         Runtime complexity: `O(1)`
         """
-        check_id(workflow_id, "workflow_id")
-        check_id(key, "key")
+        workflow_id = check_id(workflow_id, "workflow_id")
+        key = check_id(key, "key")
         with self._workflows_lock:
-            self._workflow_data.setdefault(workflow_id, {})[key] = value
+            data = self._workflow_data.setdefault(workflow_id, {})
+            displaced = data.get(key)
+            data[key] = value
+        del displaced
 
     def get_workflow_data(self, workflow_id: str, key: str, default: Any = None) -> Any:
         """Return ``key`` from the data of ``workflow_id``, or ``default``.
 
         Runtime complexity: `O(1)`
         """
-        check_id(workflow_id, "workflow_id")
-        check_id(key, "key")
+        workflow_id = check_id(workflow_id, "workflow_id")
+        key = check_id(key, "key")
         with self._workflows_lock:
             return self._workflow_data.get(workflow_id, {}).get(key, default)
 
@@ -432,8 +471,8 @@ class Store:
 
         Runtime complexity: `O(1)`
         """
-        check_id(workflow_type, "workflow_type")
-        check_id(workflow_id, "workflow_id")
+        workflow_type = check_id(workflow_type, "workflow_type")
+        workflow_id = check_id(workflow_id, "workflow_id")
         with self._workflows_lock:
             self._workflow_types.setdefault(workflow_type, type_value)
             self._workflow_runs.setdefault(workflow_type, {}).setdefault(workflow_id, run_value)
@@ -451,7 +490,7 @@ class Store:
 
         Runtime complexity: `O(k)` for `k` runs
         """
-        check_optional_id(workflow_type, "workflow_type")
+        workflow_type = check_optional_id(workflow_type, "workflow_type")
         with self._workflows_lock:
             if workflow_type is not None:
                 return list(self._workflow_runs.get(workflow_type, {}).values())
@@ -462,8 +501,8 @@ class Store:
 
         Runtime complexity: `O(1)`
         """
-        check_id(workflow_id, "workflow_id")
-        check_id(invocation_id, "invocation_id")
+        workflow_id = check_id(workflow_id, "workflow_id")
+        invocation_id = check_id(invocation_id, "invocation_id")
         with self._workflows_lock:
             _add_member(self._sub_invocations, workflow_id, invocation_id)
 
@@ -472,7 +511,7 @@ class Store:
 
         Runtime complexity: `O(k)` for `k` sub-invocations
         """
-        check_id(workflow_id, "workflow_id")
+        workflow_id = check_id(workflow_id, "workflow_id")
         with self._workflows_lock:
             return list(self._sub_invocations.get(workflow_id, ()))
 
@@ -483,16 +522,18 @@ class Store:
 
         Runtime complexity: `O(1)`
         """
-        check_id(runner_id, "runner_id")
+        runner_id = check_id(runner_id, "runner_id")
         with self._runners_lock:
+            displaced = self._runner_contexts.get(runner_id)
             self._runner_contexts[runner_id] = value
+        del displaced
 
     def get_runner_context(self, runner_id: str) -> Any:
         """Return the context of ``runner_id``, or ``None``.
 
         Runtime complexity: `O(1)`
         """
-        check_id(runner_id, "runner_id")
+        runner_id = check_id(runner_id, "runner_id")
         return self._runner_contexts.get(runner_id)
 
     def get_runner_contexts(self, runner_ids: Sequence[str]) -> list[Any]:
@@ -501,8 +542,8 @@ class Store:
         Runtime complexity: `O(k)` for `k` ids
         """
         runner_ids = check_ids(runner_ids, "runner_ids")
-        contexts = self._runner_contexts
         with self._runners_lock:
+            contexts = self._runner_contexts
             return [contexts[rid] for rid in runner_ids if rid in contexts]
 
     def match_runner_contexts(self, partial_id: str) -> list[Any]:
@@ -510,7 +551,7 @@ class Store:
 
         Runtime complexity: `O(n)` for `n` runner contexts (a substring search)
         """
-        check_id(partial_id, "partial_id")
+        partial_id = check_id(partial_id, "partial_id")
         with self._runners_lock:
             return [ctx for rid, ctx in self._runner_contexts.items() if partial_id in rid]
 
@@ -519,7 +560,7 @@ class Store:
     def purge(self) -> None:
         """Remove everything the store holds.
 
-        Runtime complexity: `O(n)`
+        Runtime complexity: `O(1)` under the locks; the old contents are freed after.
         """
         with ExitStack() as stack:
             for stripe in self._stripes:
@@ -531,27 +572,14 @@ class Store:
                 self._runners_lock,
             ):
                 stack.enter_context(lock)
+            displaced = [dict(vars(self))] + [
+                (stripe.invocations, stripe.histories, stripe.results, stripe.exceptions)
+                for stripe in self._stripes
+            ]
             for stripe in self._stripes:
-                for mapping in (
-                    stripe.invocations,
-                    stripe.histories,
-                    stripe.results,
-                    stripe.exceptions,
-                ):
-                    mapping.clear()
-            for mapping in (
-                self._children,
-                self._event_children,
-                self._workflow_members,
-                self._workflow_type_members,
-                self._workflow_types,
-                self._workflow_runs,
-                self._sub_invocations,
-                self._workflow_data,
-                self._runner_contexts,
-            ):
-                mapping.clear()
-            self._time_index.clear()
+                stripe.invocations, stripe.histories, stripe.results, stripe.exceptions = {}, {}, {}, {}
+            self._clear_shared()
+        del displaced
 
     def _check(self) -> None:
         """Assert the store's internal consistency; raise ``AssertionError`` if broken.
@@ -569,6 +597,7 @@ class Store:
         for stripe_index, stripe in enumerate(self._stripes):
             for mapping in (stripe.invocations, stripe.histories, stripe.results, stripe.exceptions):
                 for invocation_id in mapping:
+                    assert type(invocation_id) is str, repr(invocation_id)
                     assert hash(invocation_id) & self._mask == stripe_index, invocation_id
         for column, index in (
             (2, self._children),
@@ -592,5 +621,8 @@ class Store:
                 assert keys == sorted(keys), f"history of {invocation_id} out of order"
                 assert all(entry[2] == invocation_id for entry in history)
                 history_entries.extend(history)
+        with self._time_lock:
+            self._merge_pending()
         self._time_index._check()
         assert sorted(history_entries) == list(self._time_index), "time index out of step"
+        assert all(entry[1] < self._seq for entry in history_entries), "sequence reused"

@@ -1,0 +1,669 @@
+# cython: language_level=3, freethreading_compatible=True
+"""The compiled store: the interface and behaviour of ``_store_py.Store``, exactly.
+
+The layout is the Python twin's: per-invocation maps split over lock stripes
+(``cython.pymutex``, which never waits for a lock while holding the GIL), one
+lock for each map that spans invocations, taken in the same global order, and a
+``SortedList`` time index fed through a pending buffer. Validation runs before
+any lock is taken: the common case (exact ``str`` ids, ``int`` timestamps) is
+checked inline and anything else goes to the Python twin's check functions, so
+both stores accept and refuse the same input with the same messages. Values a
+write displaces are released after the locks, so no user code runs under them.
+"""
+
+cimport cython
+from cpython.dict cimport PyDict_GetItem
+from cpython.object cimport PyObject
+
+import itertools
+
+from sortedcontainers import SortedList
+
+from ._store_py import (
+    DEFAULT_STRIPES,
+    _add_member,
+    _remove_member,
+    check_batch_size,
+    check_id,
+    check_ids,
+    check_micros,
+    check_optional_id,
+    check_row,
+)
+
+
+cdef inline str _id(object value, str name):
+    if type(value) is str:
+        return <str>value
+    return check_id(value, name)
+
+
+cdef inline object _optional_id(object value, str name):
+    if value is None or type(value) is str:
+        return value
+    return check_optional_id(value, name)
+
+
+cdef inline object _micros(object value, str name):
+    if type(value) is int:
+        return value
+    return check_micros(value, name)
+
+
+cdef list _ids(object values, str name):
+    cdef list checked
+    if type(values) is list:
+        for value in <list>values:
+            if type(value) is not str:
+                return check_ids(values, name)
+        return list(<list>values)
+    return check_ids(values, name)
+
+
+cdef class _Stripe:
+    """The per-invocation maps of the ids that hash to one stripe, and their lock."""
+
+    cdef cython.pymutex lock
+    cdef dict invocations
+    cdef dict histories
+    cdef dict results
+    cdef dict exceptions
+
+    def __cinit__(self):
+        self.invocations = {}
+        self.histories = {}
+        self.results = {}
+        self.exceptions = {}
+
+
+@cython.final
+cdef class Store:
+    """Thread-safe in-memory store of invocations, histories and related data.
+
+    :param int stripes: number of lock stripes for the per-invocation maps,
+        a power of two.
+    """
+
+    cdef tuple _stripes
+    cdef Py_hash_t _mask
+    cdef cython.pymutex _relations_lock
+    cdef cython.pymutex _workflows_lock
+    cdef cython.pymutex _time_lock
+    cdef cython.pymutex _runners_lock
+    cdef unsigned long long _seq
+    cdef dict _children
+    cdef dict _event_children
+    cdef dict _workflow_members
+    cdef dict _workflow_type_members
+    cdef dict _workflow_types
+    cdef dict _workflow_runs
+    cdef dict _sub_invocations
+    cdef dict _workflow_data
+    cdef object _time_index
+    cdef list _time_pending
+    cdef dict _runner_contexts
+
+    def __init__(self, stripes=DEFAULT_STRIPES):
+        if not isinstance(stripes, int) or stripes < 1 or stripes & (stripes - 1):
+            raise ValueError(f"stripes must be a power of two >= 1, got {stripes!r}")
+        self._mask = stripes - 1
+        self._stripes = tuple([_Stripe() for _ in range(stripes)])
+        self._seq = 0
+        self._clear_shared()
+
+    cdef void _clear_shared(self):
+        self._children = {}
+        self._event_children = {}
+        self._workflow_members = {}
+        self._workflow_type_members = {}
+        self._workflow_types = {}
+        self._workflow_runs = {}
+        self._sub_invocations = {}
+        self._workflow_data = {}
+        self._time_index = SortedList()
+        self._time_pending = []
+        self._runner_contexts = {}
+
+    cdef inline _Stripe _stripe(self, str invocation_id):
+        return <_Stripe>self._stripes[hash(invocation_id) & self._mask]
+
+    cdef list _stripes_of(self, list invocation_ids):
+        """The distinct stripes of ``invocation_ids``, in ascending (locking) order."""
+        cdef str invocation_id
+        if len(invocation_ids) == 1:
+            return [self._stripe(<str>invocation_ids[0])]
+        indexes = sorted({hash(invocation_id) & self._mask for invocation_id in invocation_ids})
+        return [self._stripes[index] for index in indexes]
+
+    # Invocations and their relations
+
+    def upsert_invocations(self, rows):
+        """Insert or replace invocations, keeping every relation index in step.
+
+        The whole batch is validated before anything is written: a bad row
+        raises and leaves the store unchanged.
+
+        Runtime complexity: `O(len(rows))`
+
+        :param rows: :data:`InvocationRow` tuples; a later row for the same id wins.
+        """
+        cdef list checked, stripes, displaced = []
+        cdef tuple row, old
+        cdef _Stripe stripe
+        cdef Py_ssize_t index
+        if not isinstance(rows, (list, tuple)):
+            raise TypeError(f"rows must be a list of rows, got {type(rows).__name__}")
+        checked = list(rows)
+        for index in range(len(checked)):
+            if not _is_plain_row(checked[index]):
+                checked[index] = check_row(checked[index], index)
+        stripes = self._stripes_of([row[0] for row in checked])
+        for stripe in stripes:
+            stripe.lock.acquire()
+        self._relations_lock.acquire()
+        try:
+            for row in checked:
+                stripe = self._stripe(<str>row[0])
+                found = PyDict_GetItem(stripe.invocations, row[0])
+                if found is NULL:
+                    stripe.invocations[row[0]] = row
+                    self._index(row)
+                else:
+                    # Own the borrowed old row before the assignment below drops the dict's reference.
+                    old = <tuple><object>found
+                    displaced.append(old)
+                    stripe.invocations[row[0]] = row
+                    if old[2:] != row[2:]:
+                        self._unindex(old)
+                        self._index(row)
+        finally:
+            self._relations_lock.release()
+            for stripe in stripes:
+                stripe.lock.release()
+        del displaced
+
+    cdef void _index(self, tuple row):
+        invocation_id, _, parent_id, event_id, workflow_id, workflow_type = row
+        _add_member(self._children, parent_id, invocation_id)
+        _add_member(self._event_children, event_id, invocation_id)
+        _add_member(self._workflow_members, workflow_id, invocation_id)
+        _add_member(self._workflow_type_members, workflow_type, invocation_id)
+
+    cdef void _unindex(self, tuple row):
+        invocation_id, _, parent_id, event_id, workflow_id, workflow_type = row
+        _remove_member(self._children, parent_id, invocation_id)
+        _remove_member(self._event_children, event_id, invocation_id)
+        _remove_member(self._workflow_members, workflow_id, invocation_id)
+        _remove_member(self._workflow_type_members, workflow_type, invocation_id)
+
+    def get_invocation(self, invocation_id):
+        """Return the value stored for ``invocation_id``, or ``None``.
+
+        Runtime complexity: `O(1)`
+        """
+        cdef str key = _id(invocation_id, "invocation_id")
+        cdef _Stripe stripe = self._stripe(key)
+        cdef PyObject* found
+        with stripe.lock:
+            found = PyDict_GetItem(stripe.invocations, key)
+            if found is NULL:
+                return None
+            return (<tuple><object>found)[1]
+
+    cdef list _members(self, dict index, str key):
+        with self._relations_lock:
+            members = index.get(key)
+            return [] if members is None else list(<dict>members)
+
+    def child_ids(self, parent_id):
+        """Return the ids of the invocations whose parent is ``parent_id``, oldest first.
+
+        Runtime complexity: `O(k)` for `k` children
+        """
+        return self._members(self._children, _id(parent_id, "parent_id"))
+
+    def ids_by_parent_event(self, parent_event_id):
+        """Return the ids of the invocations created by ``parent_event_id``, oldest first.
+
+        Runtime complexity: `O(k)` for `k` matches
+        """
+        return self._members(self._event_children, _id(parent_event_id, "parent_event_id"))
+
+    def ids_by_workflow(self, workflow_id=None, workflow_type=None):
+        """Return the ids of the invocations in a workflow, of a workflow type, or both.
+
+        With neither filter, every invocation that belongs to some workflow.
+
+        Runtime complexity: `O(k)` for `k` matches
+        """
+        workflow_id = _optional_id(workflow_id, "workflow_id")
+        workflow_type = _optional_id(workflow_type, "workflow_type")
+        if workflow_id is None:
+            with self._relations_lock:
+                if workflow_type is not None:
+                    return list(self._workflow_type_members.get(workflow_type, ()))
+                return [
+                    invocation_id
+                    for members in self._workflow_type_members.values()
+                    for invocation_id in members
+                ]
+        members = self._members(self._workflow_members, workflow_id)
+        if workflow_type is None:
+            return members
+        return [
+            invocation_id
+            for invocation_id in members
+            if self._workflow_type_of(invocation_id) == workflow_type
+        ]
+
+    cdef object _workflow_type_of(self, str invocation_id):
+        cdef _Stripe stripe = self._stripe(invocation_id)
+        with stripe.lock:
+            row = stripe.invocations.get(invocation_id)
+            return None if row is None else row[5]
+
+    # Histories and the time index
+
+    def add_histories(self, invocation_ids, timestamp, record):
+        """Append ``record`` at ``timestamp`` to the history of each invocation.
+
+        Each history stays in timestamp order, ties in arrival order. Each
+        (invocation, record) pair also enters the time index once.
+
+        Runtime complexity: amortised `O(log(n))` per invocation for `n` records
+        """
+        cdef list ids = _ids(invocation_ids, "invocation_ids")
+        timestamp = _micros(timestamp, "timestamp")
+        cdef list stripes = self._stripes_of(ids)
+        cdef _Stripe stripe
+        cdef list history
+        cdef tuple entry
+        cdef str invocation_id
+        for stripe in stripes:
+            stripe.lock.acquire()
+        self._time_lock.acquire()
+        try:
+            for invocation_id in ids:
+                entry = (timestamp, self._seq, invocation_id, record)
+                self._seq += 1
+                stripe = self._stripe(invocation_id)
+                found = PyDict_GetItem(stripe.histories, invocation_id)
+                if found is NULL:
+                    stripe.histories[invocation_id] = [entry]
+                else:
+                    history = <list><object>found
+                    if (<tuple>history[len(history) - 1])[0] <= timestamp:
+                        history.append(entry)
+                    else:
+                        _insort(history, entry)
+                self._time_pending.append(entry)
+        finally:
+            self._time_lock.release()
+            for stripe in stripes:
+                stripe.lock.release()
+
+    def get_history(self, invocation_id):
+        """Return the history records of ``invocation_id`` in timestamp order.
+
+        Runtime complexity: `O(k)` for `k` records
+        """
+        cdef str key = _id(invocation_id, "invocation_id")
+        cdef _Stripe stripe = self._stripe(key)
+        cdef tuple entry
+        with stripe.lock:
+            found = PyDict_GetItem(stripe.histories, key)
+            if found is NULL:
+                return []
+            return [entry[3] for entry in <list><object>found]
+
+    cdef void _merge_pending(self):
+        """Move the pending time-index entries into the sorted list; call with the time lock."""
+        if self._time_pending:
+            self._time_index.update(self._time_pending)
+            self._time_pending = []
+
+    cdef list _time_slice(self, tuple start, object end, Py_ssize_t limit):
+        with self._time_lock:
+            self._merge_pending()
+            entries = self._time_index.irange(start, (end + 1,), inclusive=(True, False))
+            return list(itertools.islice(entries, limit))
+
+    def _time_entries(self, start, end, Py_ssize_t chunk):
+        """Yield the time-index entries in ``[start, end]`` in chunks, lock held per chunk."""
+        cdef tuple position = (start, 0)
+        cdef list entries
+        while True:
+            entries = self._time_slice(position, end, chunk)
+            if not entries:
+                return
+            yield entries
+            if len(entries) < chunk:
+                return
+            last = entries[len(entries) - 1]
+            position = (last[0], last[1] + 1)
+
+    def history_in_range(self, start, end, batch_size=100):
+        """Yield the history records with ``start <= timestamp <= end`` in batches.
+
+        Records come in timestamp order; batches are read lazily, so records
+        written after the iteration starts may appear in later batches.
+
+        Runtime complexity: `O(log(n) + k)` for `k` records in range
+        """
+        start = _micros(start, "start")
+        end = _micros(end, "end")
+        batch_size = check_batch_size(batch_size)
+        return _records(self._time_entries(start, end, batch_size))
+
+    def invocations_in_range(self, start, end, batch_size=100):
+        """Yield, once each, the ids of invocations with a history record in ``[start, end]``.
+
+        Ids come in the order of their earliest record in the range.
+
+        Runtime complexity: `O(log(n) + k)` for `k` records in range
+        """
+        start = _micros(start, "start")
+        end = _micros(end, "end")
+        batch_size = check_batch_size(batch_size)
+        return _unique_ids(self._time_entries(start, end, batch_size), batch_size)
+
+    # Results and exceptions
+
+    def set_result(self, invocation_id, value):
+        """Store the result of ``invocation_id``, replacing any earlier one.
+
+        Runtime complexity: `O(1)`
+        """
+        cdef str key = _id(invocation_id, "invocation_id")
+        cdef _Stripe stripe = self._stripe(key)
+        with stripe.lock:
+            displaced = stripe.results.get(key)
+            stripe.results[key] = value
+        del displaced
+
+    def get_result(self, invocation_id):
+        """Return the result of ``invocation_id``; raise ``KeyError`` if none is stored.
+
+        Runtime complexity: `O(1)`
+        """
+        cdef str key = _id(invocation_id, "invocation_id")
+        cdef _Stripe stripe = self._stripe(key)
+        with stripe.lock:
+            found = PyDict_GetItem(stripe.results, key)
+            if found is not NULL:
+                return <object>found
+        raise KeyError(key)
+
+    def set_exception(self, invocation_id, value):
+        """Store the exception of ``invocation_id``, replacing any earlier one.
+
+        Runtime complexity: `O(1)`
+        """
+        cdef str key = _id(invocation_id, "invocation_id")
+        cdef _Stripe stripe = self._stripe(key)
+        with stripe.lock:
+            displaced = stripe.exceptions.get(key)
+            stripe.exceptions[key] = value
+        del displaced
+
+    def get_exception(self, invocation_id):
+        """Return the exception of ``invocation_id``; raise ``KeyError`` if none is stored.
+
+        Runtime complexity: `O(1)`
+        """
+        cdef str key = _id(invocation_id, "invocation_id")
+        cdef _Stripe stripe = self._stripe(key)
+        with stripe.lock:
+            found = PyDict_GetItem(stripe.exceptions, key)
+            if found is not NULL:
+                return <object>found
+        raise KeyError(key)
+
+    # Workflows
+
+    def set_workflow_data(self, workflow_id, key, value):
+        """Set ``key`` to ``value`` in the data of ``workflow_id``.
+
+        Runtime complexity: `O(1)`
+        """
+        workflow_id = _id(workflow_id, "workflow_id")
+        key = _id(key, "key")
+        with self._workflows_lock:
+            data = self._workflow_data.setdefault(workflow_id, {})
+            displaced = data.get(key)
+            data[key] = value
+        del displaced
+
+    def get_workflow_data(self, workflow_id, key, default=None):
+        """Return ``key`` from the data of ``workflow_id``, or ``default``.
+
+        Runtime complexity: `O(1)`
+        """
+        workflow_id = _id(workflow_id, "workflow_id")
+        key = _id(key, "key")
+        with self._workflows_lock:
+            data = self._workflow_data.get(workflow_id)
+            if data is None:
+                return default
+            return (<dict>data).get(key, default)
+
+    def add_workflow_run(self, workflow_type, type_value, workflow_id, run_value):
+        """Record a run ``workflow_id`` of ``workflow_type``; the first value stored wins.
+
+        Runtime complexity: `O(1)`
+        """
+        workflow_type = _id(workflow_type, "workflow_type")
+        workflow_id = _id(workflow_id, "workflow_id")
+        with self._workflows_lock:
+            self._workflow_types.setdefault(workflow_type, type_value)
+            self._workflow_runs.setdefault(workflow_type, {}).setdefault(workflow_id, run_value)
+
+    def workflow_types(self):
+        """Return the value of every workflow type with a recorded run, oldest first.
+
+        Runtime complexity: `O(k)` for `k` types
+        """
+        with self._workflows_lock:
+            return list(self._workflow_types.values())
+
+    def workflow_runs(self, workflow_type=None):
+        """Return the runs of ``workflow_type``, or of every type when it is ``None``.
+
+        Runtime complexity: `O(k)` for `k` runs
+        """
+        workflow_type = _optional_id(workflow_type, "workflow_type")
+        with self._workflows_lock:
+            if workflow_type is not None:
+                return list(self._workflow_runs.get(workflow_type, {}).values())
+            return [run for runs in self._workflow_runs.values() for run in runs.values()]
+
+    def add_sub_invocation(self, workflow_id, invocation_id):
+        """Record that ``invocation_id`` runs inside the workflow ``workflow_id``.
+
+        Runtime complexity: `O(1)`
+        """
+        workflow_id = _id(workflow_id, "workflow_id")
+        invocation_id = _id(invocation_id, "invocation_id")
+        with self._workflows_lock:
+            _add_member(self._sub_invocations, workflow_id, invocation_id)
+
+    def sub_invocation_ids(self, workflow_id):
+        """Return the ids recorded as running inside ``workflow_id``, oldest first.
+
+        Runtime complexity: `O(k)` for `k` sub-invocations
+        """
+        workflow_id = _id(workflow_id, "workflow_id")
+        with self._workflows_lock:
+            return list(self._sub_invocations.get(workflow_id, ()))
+
+    # Runner contexts
+
+    def set_runner_context(self, runner_id, value):
+        """Store the context of ``runner_id``, replacing any earlier one.
+
+        Runtime complexity: `O(1)`
+        """
+        runner_id = _id(runner_id, "runner_id")
+        with self._runners_lock:
+            displaced = self._runner_contexts.get(runner_id)
+            self._runner_contexts[runner_id] = value
+        del displaced
+
+    def get_runner_context(self, runner_id):
+        """Return the context of ``runner_id``, or ``None``.
+
+        Runtime complexity: `O(1)`
+        """
+        runner_id = _id(runner_id, "runner_id")
+        with self._runners_lock:
+            return self._runner_contexts.get(runner_id)
+
+    def get_runner_contexts(self, runner_ids):
+        """Return the stored contexts of ``runner_ids``, in that order, skipping unknown ids.
+
+        Runtime complexity: `O(k)` for `k` ids
+        """
+        cdef list ids = _ids(runner_ids, "runner_ids")
+        with self._runners_lock:
+            contexts = self._runner_contexts
+            return [contexts[rid] for rid in ids if rid in contexts]
+
+    def match_runner_contexts(self, partial_id):
+        """Return the contexts whose runner id contains ``partial_id``.
+
+        Runtime complexity: `O(n)` for `n` runner contexts (a substring search)
+        """
+        partial_id = _id(partial_id, "partial_id")
+        with self._runners_lock:
+            return [ctx for rid, ctx in self._runner_contexts.items() if partial_id in rid]
+
+    # Whole store
+
+    def purge(self):
+        """Remove everything the store holds.
+
+        Runtime complexity: `O(1)` under the locks; the old contents are freed after.
+        """
+        cdef _Stripe stripe
+        cdef list displaced = []
+        for stripe in self._stripes:
+            stripe.lock.acquire()
+        self._relations_lock.acquire()
+        self._workflows_lock.acquire()
+        self._time_lock.acquire()
+        self._runners_lock.acquire()
+        try:
+            for stripe in self._stripes:
+                displaced.append((stripe.invocations, stripe.histories, stripe.results, stripe.exceptions))
+                stripe.invocations = {}
+                stripe.histories = {}
+                stripe.results = {}
+                stripe.exceptions = {}
+            displaced.append(
+                (
+                    self._children, self._event_children, self._workflow_members,
+                    self._workflow_type_members, self._workflow_types, self._workflow_runs,
+                    self._sub_invocations, self._workflow_data, self._time_index,
+                    self._time_pending, self._runner_contexts,
+                )
+            )
+            self._clear_shared()
+        finally:
+            self._runners_lock.release()
+            self._time_lock.release()
+            self._workflows_lock.release()
+            self._relations_lock.release()
+            for stripe in self._stripes:
+                stripe.lock.release()
+        del displaced
+
+    def _check(self):
+        """Assert the store's internal consistency; raise ``AssertionError`` if broken.
+
+        Every relation index entry points at a stored invocation with that
+        relation and vice versa, no index keeps an empty entry, each history is
+        in key order, and the time index holds exactly the history records.
+        Call it while no other thread writes.
+        """
+        cdef _Stripe stripe
+        rows = {}
+        for stripe in self._stripes:
+            rows.update(stripe.invocations)
+        for stripe_index, stripe in enumerate(self._stripes):
+            for mapping in (stripe.invocations, stripe.histories, stripe.results, stripe.exceptions):
+                for invocation_id in mapping:
+                    assert type(invocation_id) is str, repr(invocation_id)
+                    assert hash(invocation_id) & self._mask == stripe_index, invocation_id
+        for column, index in (
+            (2, self._children),
+            (3, self._event_children),
+            (4, self._workflow_members),
+            (5, self._workflow_type_members),
+        ):
+            expected = {}
+            for invocation_id, row in rows.items():
+                _add_member(expected, row[column], invocation_id)
+            assert {key: set(members) for key, members in index.items()} == {
+                key: set(members) for key, members in expected.items()
+            }, f"relation index {column} out of step"
+        for members in self._sub_invocations.values():
+            assert members, "empty sub-invocation entry"
+        history_entries = []
+        for stripe in self._stripes:
+            for invocation_id, history in stripe.histories.items():
+                assert history, f"empty history kept for {invocation_id}"
+                keys = [entry[:2] for entry in history]
+                assert keys == sorted(keys), f"history of {invocation_id} out of order"
+                assert all(entry[2] == invocation_id for entry in history)
+                history_entries.extend(history)
+        with self._time_lock:
+            self._merge_pending()
+        self._time_index._check()
+        assert sorted(history_entries) == list(self._time_index), "time index out of step"
+        assert all(entry[1] < self._seq for entry in history_entries), "sequence reused"
+
+
+cdef inline bint _is_plain_row(object row):
+    """Whether ``row`` is a 6-tuple of exact ``str`` ids that needs no further check."""
+    if type(row) is not tuple or len(<tuple>row) != 6:
+        return False
+    cdef tuple t = <tuple>row
+    if type(t[0]) is not str:
+        return False
+    for index in range(2, 6):
+        if t[index] is not None and type(t[index]) is not str:
+            return False
+    return (t[4] is None) == (t[5] is None)
+
+
+cdef void _insort(list history, tuple entry):
+    """Insert ``entry`` into the key-ordered ``history``; keys are unique, so no tie."""
+    cdef Py_ssize_t low = 0, high = len(history), middle
+    while low < high:
+        middle = (low + high) >> 1
+        if entry < history[middle]:
+            high = middle
+        else:
+            low = middle + 1
+    history.insert(low, entry)
+
+
+def _records(chunks):
+    for entries in chunks:
+        yield [entry[3] for entry in entries]
+
+
+def _unique_ids(chunks, Py_ssize_t batch_size):
+    cdef set seen = set()
+    cdef list batch = []
+    for entries in chunks:
+        for entry in entries:
+            invocation_id = entry[2]
+            if invocation_id not in seen:
+                seen.add(invocation_id)
+                batch.append(invocation_id)
+                if len(batch) == batch_size:
+                    yield batch
+                    batch = []
+    if batch:
+        yield batch

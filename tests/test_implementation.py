@@ -1,0 +1,45 @@
+"""Which store implementation is in use, and that the selection does what it says."""
+
+import os
+import subprocess
+import sys
+
+import pynenc_fastmem
+from pynenc_fastmem import _store
+
+from .conftest import REQUIRE_EXTENSIONS
+
+
+def test_required_compiled_core_is_the_one_loaded() -> None:
+    """Under PYNENC_FASTMEM_REQUIRE_EXTENSIONS a silent fallback to Python fails here."""
+    if not REQUIRE_EXTENSIONS:
+        return
+    from pynenc_fastmem import _store_c
+
+    assert pynenc_fastmem.IMPLEMENTATION == "cython"
+    assert _store.Store is _store_c.Store
+    assert _store_c.__file__.endswith((".so", ".pyd"))
+
+
+def test_no_extensions_forces_the_python_store() -> None:
+    if _store.NO_EXTENSIONS:
+        assert pynenc_fastmem.IMPLEMENTATION == "python"
+        assert _store.Store.__module__ == "pynenc_fastmem._store_py"
+
+
+def _implementation_in_fresh_interpreter(no_extensions: str) -> str:
+    env = dict(os.environ, PYNENC_FASTMEM_NO_EXTENSIONS=no_extensions)
+    return subprocess.run(
+        [sys.executable, "-c", "import pynenc_fastmem; print(pynenc_fastmem.IMPLEMENTATION)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+def test_environment_variable_selects_the_implementation_at_import() -> None:
+    assert _implementation_in_fresh_interpreter("1") == "python"
+    expected = "cython" if REQUIRE_EXTENSIONS else pynenc_fastmem.IMPLEMENTATION
+    if not _store.NO_EXTENSIONS:
+        assert _implementation_in_fresh_interpreter("0") == expected

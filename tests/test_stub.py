@@ -1,0 +1,39 @@
+"""The compiled store's stub declares exactly the Python twin's public interface."""
+
+import ast
+import inspect
+from pathlib import Path
+
+from pynenc_fastmem import _store_py
+
+STUB = Path(_store_py.__file__).with_name("_store_c.pyi")
+
+
+def _stub_methods() -> dict[str, str]:
+    tree = ast.parse(STUB.read_text())
+    store = next(node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "Store")
+    return {
+        node.name: ast.unparse(node.args) + " -> " + ast.unparse(node.returns)
+        for node in store.body
+        if isinstance(node, ast.FunctionDef)
+    }
+
+
+def _python_methods() -> dict[str, str]:
+    methods = {}
+    for name, function in vars(_store_py.Store).items():
+        if callable(function) and (not name.startswith("_") or name in ("__init__", "_check")):
+            tree = ast.parse(inspect.cleandoc("\n" + inspect.getsource(function)))
+            node = tree.body[0]
+            assert isinstance(node, ast.FunctionDef)
+            methods[name] = ast.unparse(node.args) + " -> " + ast.unparse(node.returns)
+    return methods
+
+
+def test_stub_matches_the_python_store_names_and_signatures() -> None:
+    stub = _stub_methods()
+    python = _python_methods()
+    assert sorted(stub) == sorted(python)
+    for name, signature in python.items():
+        expected = signature.replace("DEFAULT_STRIPES", str(_store_py.DEFAULT_STRIPES))
+        assert stub[name] == expected, name
