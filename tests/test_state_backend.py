@@ -1,7 +1,7 @@
 """FastMemStateBackend's own behaviour, and its deliberate differences from MemStateBackend."""
 
 import threading
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pynenc import Pynenc
@@ -12,7 +12,7 @@ from pynenc.state_backend.base_state_backend import InvocationHistory
 from pynenc.workflow import WorkflowIdentity
 
 from pynenc_fastmem import FastMemStateBackend
-from pynenc_fastmem.state_backend import to_micros
+from pynenc_fastmem.state_backend import DIRECT_METHODS
 
 app = Pynenc(config_values={"app_id": "fastmem-adapter-tests"})
 
@@ -37,13 +37,10 @@ def history(inv_id: str, at: datetime, status: InvocationStatus = InvocationStat
     return record
 
 
-def test_to_micros_is_exact_and_takes_naive_as_utc() -> None:
-    moment = datetime(2026, 11, 27, 12, 0, 0, 123456, tzinfo=UTC)
-    assert to_micros(moment, "t") == 1795780800123456
-    assert to_micros(moment.replace(tzinfo=None), "t") == 1795780800123456
-    plus_one = timezone(timedelta(hours=1))
-    assert to_micros(moment.astimezone(plus_one), "t") == 1795780800123456
-    assert to_micros(datetime(1969, 12, 31, 23, 59, 59, 999999), "t") == -1
+def test_point_operations_are_bound_to_the_store(backend: FastMemStateBackend) -> None:
+    for method, store_method in DIRECT_METHODS.items():
+        assert getattr(backend, method) == getattr(backend._store, store_method)
+        assert callable(getattr(FastMemStateBackend, method))
 
 
 def test_upsert_and_get_invocation_round_trip(backend: FastMemStateBackend) -> None:
@@ -193,3 +190,21 @@ def test_non_str_ids_are_refused(backend: FastMemStateBackend) -> None:
         backend._add_histories([123], history("i", datetime.now(UTC)))  # type: ignore[list-item]
     with pytest.raises(TypeError, match="parent_id"):
         backend.get_child_invocations(None)  # type: ignore[arg-type]
+
+
+def test_a_subclass_can_choose_the_store() -> None:
+    from pynenc_fastmem import _store_py
+
+    class OnPythonStore(FastMemStateBackend):
+        store_cls = _store_py.Store
+
+    backend = OnPythonStore(app)
+    assert type(backend._store) is _store_py.Store
+    backend._set_result("i", "r")
+    assert backend._store.get_result("i") == "r"
+
+
+def test_a_history_without_a_timestamp_is_refused(backend: FastMemStateBackend) -> None:
+    with pytest.raises(TypeError, match="invocation_history"):
+        backend._add_histories(["i"], "not a history")  # type: ignore[arg-type]
+    assert backend.get_history("i") == []

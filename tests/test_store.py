@@ -1,6 +1,7 @@
 """The store interface, run against every store implementation."""
 
 import sys
+from datetime import UTC, date, datetime, timedelta, timezone
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -436,3 +437,39 @@ def test_a_displaced_value_is_released_after_the_locks(store: Store) -> None:
     store.set_result("c", Reentrant())
     store.purge()
     assert store.get_invocation("from-del") == "value-from-del"
+
+
+MICROS_CASES = [
+    (datetime(2026, 11, 27, 12, 0, 0, 123456, tzinfo=UTC), 1795780800123456),
+    (datetime(2026, 11, 27, 12, 0, 0, 123456), 1795780800123456),
+    (datetime(2026, 11, 27, 13, 0, 0, 123456, tzinfo=timezone(timedelta(hours=1))), 1795780800123456),
+    (datetime(1969, 12, 31, 23, 59, 59, 999999), -1),
+    (datetime(1970, 1, 1), 0),
+    (datetime(1, 1, 1), -62135596800000000),
+    (datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), 253402300799999999),
+    (datetime(2000, 2, 29, tzinfo=timezone(timedelta(hours=-5, minutes=-30))), 951802200000000),
+]
+
+
+@pytest.mark.parametrize(("moment", "expected"), MICROS_CASES)
+def test_micros_is_exact_and_takes_naive_as_utc(store_module: Any, moment: datetime, expected: int) -> None:
+    assert store_module.micros(moment, "t") == expected
+    assert expected == (moment.replace(tzinfo=moment.tzinfo or UTC) - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(
+        microseconds=1
+    )
+
+
+@pytest.mark.parametrize("bad", ["2026-01-01", 0, None, date(2026, 1, 1)])
+def test_micros_refuses_what_is_not_a_datetime(store_module: Any, bad: object) -> None:
+    with pytest.raises(TypeError, match="start_time"):
+        store_module.micros(bad, "start_time")
+
+
+@pytest.mark.parametrize("bad", [2**63, -(2**63) - 1])
+def test_timestamps_must_fit_in_64_bits(store: Store, bad: int) -> None:
+    with pytest.raises(ValueError, match="timestamp"):
+        store.add_histories(["a"], bad, "h")
+    store.add_histories(["a"], 2**63 - 1, "max")
+    store.add_histories(["a"], -(2**63), "min")
+    assert flatten(store.history_in_range(-(2**63), 2**63 - 1)) == ["min", "max"]
+    assert store.get_history("a") == ["min", "max"]

@@ -11,15 +11,15 @@ NO_EXTENSIONS = os.environ.get("PYNENC_FASTMEM_NO_EXTENSIONS", "") not in ("", "
 
 IMPLEMENTATION: str
 if TYPE_CHECKING:
-    from ._store_py import Store
+    from ._store_py import Store, micros
 elif NO_EXTENSIONS:
-    from ._store_py import Store
+    from ._store_py import Store, micros
 else:
     try:
-        from ._store_c import Store
+        from ._store_c import Store, micros
     except ImportError:
-        from ._store_py import Store
+        from ._store_py import Store, micros
 
 IMPLEMENTATION = "python" if Store.__module__.endswith("_store_py") else "cython"
 
-__all__ = ["IMPLEMENTATION", "NO_EXTENSIONS", "Store"]
+__all__ = ["IMPLEMENTATION", "NO_EXTENSIONS", "Store", "micros"]

@@ -9,18 +9,41 @@ any lock is taken: the common case (exact ``str`` ids, ``int`` timestamps) is
 checked inline and anything else goes to the Python twin's check functions, so
 both stores accept and refuse the same input with the same messages. Values a
 write displaces are released after the locks, so no user code runs under them.
+
+A history record is held in an ``_Entry``: its timestamp and arrival sequence
+as C integers beside the invocation id and the record, one 64-byte object that
+both the invocation's history and the time index point at.
 """
 
 cimport cython
+from cpython.datetime cimport (
+    datetime,
+    datetime_day,
+    datetime_hour,
+    datetime_microsecond,
+    datetime_minute,
+    datetime_month,
+    datetime_second,
+    datetime_tzinfo,
+    datetime_year,
+    import_datetime,
+    timedelta_days,
+    timedelta_microseconds,
+    timedelta_seconds,
+)
 from cpython.dict cimport PyDict_GetItem
-from cpython.object cimport PyObject
+from cpython.object cimport Py_EQ, Py_GE, Py_GT, Py_LE, Py_LT, Py_NE, PyObject
+from libc.limits cimport ULLONG_MAX
 
 import itertools
+from datetime import UTC
 
 from sortedcontainers import SortedList
 
 from ._store_py import (
     DEFAULT_STRIPES,
+    MAX_MICROS,
+    MIN_MICROS,
     _add_member,
     _remove_member,
     check_batch_size,
@@ -30,6 +53,9 @@ from ._store_py import (
     check_optional_id,
     check_row,
 )
+from ._store_py import micros as _python_micros
+
+import_datetime()
 
 
 cdef inline str _id(object value, str name):
@@ -44,10 +70,88 @@ cdef inline object _optional_id(object value, str name):
     return check_optional_id(value, name)
 
 
-cdef inline object _micros(object value, str name):
-    if type(value) is int:
-        return value
-    return check_micros(value, name)
+cdef inline long long _micros(object value, str name) except? -1:
+    if type(value) is not int or not (MIN_MICROS <= value <= MAX_MICROS):
+        value = check_micros(value, name)
+    return <long long>value
+
+
+cdef inline long long _days_from_civil(long long year, long long month, long long day) noexcept:
+    """Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm)."""
+    year -= month <= 2
+    cdef long long era = (year if year >= 0 else year - 399) // 400
+    cdef long long year_of_era = year - era * 400
+    cdef long long day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    cdef long long day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146097 + day_of_era - 719468
+
+
+def micros(moment, str name):
+    """Return the datetime ``moment`` as integer microseconds since the epoch; naive means UTC.
+
+    Runtime complexity: `O(1)`
+    """
+    cdef long long seconds, result
+    if type(moment) is not datetime:
+        return _python_micros(moment, name)
+    seconds = (
+        _days_from_civil(datetime_year(moment), datetime_month(moment), datetime_day(moment)) * 86400
+        + datetime_hour(moment) * 3600
+        + datetime_minute(moment) * 60
+        + datetime_second(moment)
+    )
+    result = seconds * 1000000 + datetime_microsecond(moment)
+    zone = datetime_tzinfo(moment)
+    if zone is not None and zone is not UTC:
+        offset = moment.utcoffset()
+        if offset is not None:
+            result -= (
+                (<long long>timedelta_days(offset) * 86400 + timedelta_seconds(offset)) * 1000000
+                + timedelta_microseconds(offset)
+            )
+    return result
+
+
+@cython.final
+cdef class _Entry:
+    """One history record: ordered by (timestamp, arrival sequence), which are unique."""
+
+    cdef readonly long long timestamp
+    cdef readonly unsigned long long seq
+    cdef readonly str invocation_id
+    cdef readonly object record
+
+    def __richcmp__(self, other, int op):
+        if type(other) is not _Entry:
+            return NotImplemented
+        cdef _Entry a = self, b = <_Entry>other
+        cdef int order = (
+            -1 if a.timestamp < b.timestamp else 1 if a.timestamp > b.timestamp
+            else -1 if a.seq < b.seq else 1 if a.seq > b.seq else 0
+        )
+        if op == Py_LT:
+            return order < 0
+        if op == Py_LE:
+            return order <= 0
+        if op == Py_EQ:
+            return order == 0
+        if op == Py_NE:
+            return order != 0
+        if op == Py_GT:
+            return order > 0
+        return order >= 0
+
+    def __hash__(self):
+        return hash((self.timestamp, self.seq))
+
+
+cdef inline _Entry _entry(long long timestamp, unsigned long long seq, str invocation_id, object record):
+    cdef _Entry entry = _Entry.__new__(_Entry)
+    entry.timestamp = timestamp
+    entry.seq = seq
+    entry.invocation_id = invocation_id
+    entry.record = record
+    return entry
 
 
 cdef list _ids(object values, str name):
@@ -273,18 +377,18 @@ cdef class Store:
         Runtime complexity: amortised `O(log(n))` per invocation for `n` records
         """
         cdef list ids = _ids(invocation_ids, "invocation_ids")
-        timestamp = _micros(timestamp, "timestamp")
+        cdef long long at = _micros(timestamp, "timestamp")
         cdef list stripes = self._stripes_of(ids)
         cdef _Stripe stripe
         cdef list history
-        cdef tuple entry
+        cdef _Entry entry
         cdef str invocation_id
         for stripe in stripes:
             stripe.lock.acquire()
         self._time_lock.acquire()
         try:
             for invocation_id in ids:
-                entry = (timestamp, self._seq, invocation_id, record)
+                entry = _entry(at, self._seq, invocation_id, record)
                 self._seq += 1
                 stripe = self._stripe(invocation_id)
                 found = PyDict_GetItem(stripe.histories, invocation_id)
@@ -292,7 +396,7 @@ cdef class Store:
                     stripe.histories[invocation_id] = [entry]
                 else:
                     history = <list><object>found
-                    if (<tuple>history[len(history) - 1])[0] <= timestamp:
+                    if (<_Entry>history[len(history) - 1]).timestamp <= at:
                         history.append(entry)
                     else:
                         _insort(history, entry)
@@ -309,12 +413,12 @@ cdef class Store:
         """
         cdef str key = _id(invocation_id, "invocation_id")
         cdef _Stripe stripe = self._stripe(key)
-        cdef tuple entry
+        cdef _Entry entry
         with stripe.lock:
             found = PyDict_GetItem(stripe.histories, key)
             if found is NULL:
                 return []
-            return [entry[3] for entry in <list><object>found]
+            return [entry.record for entry in <list><object>found]
 
     cdef void _merge_pending(self):
         """Move the pending time-index entries into the sorted list; call with the time lock."""
@@ -322,25 +426,25 @@ cdef class Store:
             self._time_index.update(self._time_pending)
             self._time_pending = []
 
-    cdef list _time_slice(self, tuple start, object end, Py_ssize_t limit):
+    cdef list _time_slice(self, _Entry start, _Entry end, Py_ssize_t limit):
         with self._time_lock:
             self._merge_pending()
-            entries = self._time_index.irange(start, (end + 1,), inclusive=(True, False))
-            return list(itertools.islice(entries, limit))
+            return list(itertools.islice(self._time_index.irange(start, end), limit))
 
-    def _time_entries(self, start, end, Py_ssize_t chunk):
+    def _time_entries(self, long long start, long long end, Py_ssize_t chunk):
         """Yield the time-index entries in ``[start, end]`` in chunks, lock held per chunk."""
-        cdef tuple position = (start, 0)
+        cdef _Entry position = _entry(start, 0, None, None)
+        cdef _Entry last = _entry(end, ULLONG_MAX, None, None)
         cdef list entries
         while True:
-            entries = self._time_slice(position, end, chunk)
+            entries = self._time_slice(position, last, chunk)
             if not entries:
                 return
             yield entries
             if len(entries) < chunk:
                 return
-            last = entries[len(entries) - 1]
-            position = (last[0], last[1] + 1)
+            position = entries[len(entries) - 1]
+            position = _entry(position.timestamp, position.seq + 1, None, None)
 
     def history_in_range(self, start, end, batch_size=100):
         """Yield the history records with ``start <= timestamp <= end`` in batches.
@@ -350,10 +454,9 @@ cdef class Store:
 
         Runtime complexity: `O(log(n) + k)` for `k` records in range
         """
-        start = _micros(start, "start")
-        end = _micros(end, "end")
+        cdef long long low = _micros(start, "start"), high = _micros(end, "end")
         batch_size = check_batch_size(batch_size)
-        return _records(self._time_entries(start, end, batch_size))
+        return _records(self._time_entries(low, high, batch_size))
 
     def invocations_in_range(self, start, end, batch_size=100):
         """Yield, once each, the ids of invocations with a history record in ``[start, end]``.
@@ -362,10 +465,9 @@ cdef class Store:
 
         Runtime complexity: `O(log(n) + k)` for `k` records in range
         """
-        start = _micros(start, "start")
-        end = _micros(end, "end")
+        cdef long long low = _micros(start, "start"), high = _micros(end, "end")
         batch_size = check_batch_size(batch_size)
-        return _unique_ids(self._time_entries(start, end, batch_size), batch_size)
+        return _unique_ids(self._time_entries(low, high, batch_size), batch_size)
 
     # Results and exceptions
 
@@ -612,15 +714,16 @@ cdef class Store:
         for stripe in self._stripes:
             for invocation_id, history in stripe.histories.items():
                 assert history, f"empty history kept for {invocation_id}"
-                keys = [entry[:2] for entry in history]
-                assert keys == sorted(keys), f"history of {invocation_id} out of order"
-                assert all(entry[2] == invocation_id for entry in history)
+                assert history == sorted(history), f"history of {invocation_id} out of order"
+                assert all(entry.invocation_id == invocation_id for entry in history)
                 history_entries.extend(history)
         with self._time_lock:
             self._merge_pending()
         self._time_index._check()
-        assert sorted(history_entries) == list(self._time_index), "time index out of step"
-        assert all(entry[1] < self._seq for entry in history_entries), "sequence reused"
+        time_index = list(self._time_index)
+        assert len(time_index) == len(history_entries), "time index out of step"
+        assert all(a is b for a, b in zip(sorted(history_entries), time_index)), "time index out of step"
+        assert all(entry.seq < self._seq for entry in history_entries), "sequence reused"
 
 
 cdef inline bint _is_plain_row(object row):
@@ -636,7 +739,7 @@ cdef inline bint _is_plain_row(object row):
     return (t[4] is None) == (t[5] is None)
 
 
-cdef void _insort(list history, tuple entry):
+cdef void _insort(list history, _Entry entry):
     """Insert ``entry`` into the key-ordered ``history``; keys are unique, so no tie."""
     cdef Py_ssize_t low = 0, high = len(history), middle
     while low < high:
@@ -649,16 +752,18 @@ cdef void _insort(list history, tuple entry):
 
 
 def _records(chunks):
+    cdef _Entry entry
     for entries in chunks:
-        yield [entry[3] for entry in entries]
+        yield [entry.record for entry in entries]
 
 
 def _unique_ids(chunks, Py_ssize_t batch_size):
     cdef set seen = set()
     cdef list batch = []
+    cdef _Entry entry
     for entries in chunks:
         for entry in entries:
-            invocation_id = entry[2]
+            invocation_id = entry.invocation_id
             if invocation_id not in seen:
                 seen.add(invocation_id)
                 batch.append(invocation_id)

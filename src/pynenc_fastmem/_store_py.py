@@ -26,6 +26,7 @@ import threading
 from bisect import insort
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sortedcontainers import SortedList
@@ -68,13 +69,35 @@ def check_ids(values: object, name: str) -> list[str]:
     return [check_id(value, f"{name}[{index}]") for index, value in enumerate(values)]
 
 
+MIN_MICROS = -(2**63)
+MAX_MICROS = 2**63 - 1
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MICROSECOND = timedelta(microseconds=1)
+
+
 def check_micros(value: object, name: str) -> int:
-    """Return ``value`` if it is an ``int`` timestamp (not a ``bool``)."""
+    """Return ``value`` as an ``int`` timestamp (not a ``bool``) that fits in 64 bits."""
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(
             f"{name} must be an int of microseconds, got {type(value).__name__}"
         )
+    value = int(value)
+    if not MIN_MICROS <= value <= MAX_MICROS:
+        raise ValueError(f"{name} must fit in a signed 64-bit integer, got {value}")
     return value
+
+
+def micros(moment: object, name: str) -> int:
+    """Return the datetime ``moment`` as integer microseconds since the epoch; naive means UTC.
+
+    Runtime complexity: `O(1)`
+    """
+    if not isinstance(moment, datetime):
+        raise TypeError(f"{name} must be a datetime, got {type(moment).__name__}")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - _EPOCH) // _ONE_MICROSECOND
 
 
 def check_batch_size(value: object) -> int:
