@@ -5,8 +5,13 @@
 VENV := .venv
 VENV_PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# The benchmarks get their own environment: pynenc-rustvello registers pynenc
+# plugins (runners among them) that would change what the test suite collects.
+BENCH_VENV := .venv-bench
+BENCH_PYTHON := $(BENCH_VENV)/bin/python
+BENCH_ARGS ?=
 
-.PHONY: install test test-cython test-python demo clean
+.PHONY: install test test-cython test-python demo bench clean
 
 install: $(VENV)/.installed
 
@@ -29,5 +34,19 @@ test-python: install
 demo: install
 	$(VENV_PYTHON) -m pynenc_fastmem demo
 
+$(BENCH_VENV)/.installed: pyproject.toml setup.py src/pynenc_fastmem/_store_c.pyx
+	@python=$$(tools/find-python.sh) || exit 1; \
+	if [ ! -x $(BENCH_PYTHON) ]; then "$$python" -m venv $(BENCH_VENV); fi
+	$(BENCH_PYTHON) -m pip install --quiet --upgrade pip
+	PYNENC_FASTMEM_REQUIRE_EXTENSIONS=1 $(BENCH_PYTHON) -m pip install --quiet -e '.[bench]'
+	touch $@
+
+# All backends side by side in one run; writes docs/benchmarks.md and docs/scaling.png.
+bench: $(BENCH_VENV)/.installed
+	mkdir -p .benchmarks docs
+	$(BENCH_PYTHON) -m pytest benchmarks -q --benchmark-json=.benchmarks/latest.json $(BENCH_ARGS)
+	$(BENCH_PYTHON) benchmarks/report.py .benchmarks/latest.json > docs/benchmarks.md
+	$(BENCH_PYTHON) benchmarks/plot_scaling.py .benchmarks/latest.json docs/scaling.png
+
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache src/pynenc_fastmem/*.so src/pynenc_fastmem/_store_c.c
+	rm -rf $(VENV) $(BENCH_VENV) build dist src/*.egg-info .pytest_cache src/pynenc_fastmem/*.so src/pynenc_fastmem/_store_c.c

@@ -1,0 +1,92 @@
+"""Print a pytest-benchmark JSON file as a Markdown table of ratios to MemStateBackend.
+
+Usage: ``python benchmarks/report.py results.json > docs/benchmarks.md``
+
+Each row is one benchmark group. A figure is a median time, except where the group
+measures memory (bytes per invocation) or throughput (writes or tasks per second);
+the ratio is the backend's figure divided by MemStateBackend's, so below 1 is better
+for times and bytes, above 1 is better for throughput.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+COLUMNS = ["dict", "mem", "fastmem", "fastmem-python", "sqlite", "rustvello"]
+THROUGHPUT = ("writes_per_second", "tasks_per_second")
+
+
+def figure(benchmark: dict[str, Any]) -> tuple[float, str]:
+    """The figure a benchmark reports, and its unit."""
+    extra = benchmark["extra_info"]
+    if "bytes_per_invocation" in extra:
+        return extra["bytes_per_invocation"], "bytes"
+    for key in THROUGHPUT:
+        if key in extra:
+            return extra[key], key.replace("_per_second", "/s")
+    return benchmark["stats"]["median"], "s"
+
+
+def human(value: float, unit: str) -> str:
+    """``value`` in ``unit``, scaled for reading."""
+    if unit == "s":
+        for scale, name in ((1e-6, "ns"), (1e-3, "µs"), (1, "ms")):
+            if value < scale:
+                return f"{value / scale * 1e3:,.3g} {name}"
+        return f"{value:,.3g} s"
+    return f"{value:,.0f} {unit}"
+
+
+def rustvello_status() -> str:
+    """Whether pynenc-rustvello's RustMemStateBackend can be built here, in words."""
+    try:
+        from pynenc import Pynenc
+        from pynenc_rustvello.state_backend import RustMemStateBackend
+    except ImportError as error:
+        return f"not installed ({error})"
+    try:
+        RustMemStateBackend(Pynenc(config_values={"app_id": "report-probe"}))
+    except TypeError as error:
+        return f"cannot be constructed on this pynenc: {error}"
+    return "constructed and measured"
+
+
+def table(results: dict[str, Any]) -> str:
+    """The Markdown table of every group in ``results``."""
+    groups: dict[str, dict[str, tuple[float, str]]] = {}
+    for benchmark in results["benchmarks"]:
+        groups.setdefault(benchmark["group"], {})[benchmark["extra_info"]["backend"]] = figure(benchmark)
+    present = [name for name in COLUMNS if any(name in row for row in groups.values())]
+    lines = [
+        "| benchmark | " + " | ".join(present) + " |",
+        "|---|" + "---|" * len(present),
+    ]
+    for group, row in groups.items():
+        reference = row.get("mem")
+        cells = []
+        for name in present:
+            if name not in row:
+                cells.append("–")
+                continue
+            value, unit = row[name]
+            ratio = f" ({value / reference[0]:.3g}×)" if reference and name != "mem" else ""
+            cells.append(human(value, unit) + ratio)
+        lines.append(f"| {group} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(path: str) -> None:
+    """Print the report of the results in ``path``."""
+    with open(path) as handle:
+        results = json.load(handle)
+    machine = results.get("machine_info", {})
+    print(f"Python {machine.get('python_version', '?')} on {machine.get('cpu', {}).get('brand_raw', '?')}, ")
+    print(f"{results.get('datetime', '?')}. Ratios are to MemStateBackend in the same run (×).\n")
+    print(table(results))
+    print(f"\n`rustvello` (pynenc-rustvello RustMemStateBackend): {rustvello_status()}.")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
