@@ -105,44 +105,24 @@ def test_public_get_invocation(benchmark: Any, name: str) -> None:
     benchmark(backend.get_invocation, "inv-00005000")
 
 
+@pytest.mark.parametrize("kind", ["result", "exception"])
 @pytest.mark.parametrize("name", WITH_FLOOR)
-def test_raw_get_result(benchmark: Any, name: str) -> None:
-    benchmark.group = "_get_result"
+def test_raw_get_outcome(benchmark: Any, name: str, kind: str) -> None:
+    benchmark.group = f"_get_{kind}"
     ratio_info(benchmark, name)
-    target = preloaded(name)
-    if name == "dict":
-        target = {"inv-00000050": "result"}
-    get = target.__getitem__ if name == "dict" else target._get_result
+    target = {"inv-00000050": kind} if name == "dict" else preloaded(name)
+    get = target.__getitem__ if name == "dict" else getattr(target, f"_get_{kind}")
     benchmark(get, "inv-00000050")
 
 
+@pytest.mark.parametrize("kind", ["result", "exception"])
 @pytest.mark.parametrize("name", WITH_FLOOR)
-def test_raw_set_result(benchmark: Any, name: str) -> None:
-    benchmark.group = "_set_result"
+def test_raw_set_outcome(benchmark: Any, name: str, kind: str) -> None:
+    benchmark.group = f"_set_{kind}"
     ratio_info(benchmark, name)
     target = preloaded(name)
-    put = target.__setitem__ if name == "dict" else target._set_result
-    benchmark(put, "inv-00000050", "result")
-
-
-@pytest.mark.parametrize("name", WITH_FLOOR)
-def test_raw_get_exception(benchmark: Any, name: str) -> None:
-    benchmark.group = "_get_exception"
-    ratio_info(benchmark, name)
-    target = preloaded(name)
-    if name == "dict":
-        target = {"inv-00000050": "exception"}
-    get = target.__getitem__ if name == "dict" else target._get_exception
-    benchmark(get, "inv-00000050")
-
-
-@pytest.mark.parametrize("name", WITH_FLOOR)
-def test_raw_set_exception(benchmark: Any, name: str) -> None:
-    benchmark.group = "_set_exception"
-    ratio_info(benchmark, name)
-    target = preloaded(name)
-    put = target.__setitem__ if name == "dict" else target._set_exception
-    benchmark(put, "inv-00000050", "exception")
+    put = target.__setitem__ if name == "dict" else getattr(target, f"_set_{kind}")
+    benchmark(put, "inv-00000050", kind)
 
 
 @pytest.mark.parametrize("name", BACKENDS)

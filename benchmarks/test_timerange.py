@@ -47,32 +47,26 @@ def _slow(name: str, size: int) -> bool:
     return name in ("mem", "sqlite") and size >= 100_000
 
 
+# Each query and the number of answers it gives for a window holding 0.1% of the records.
+QUERIES = {
+    "iter_history_in_timerange": 0.001,
+    "iter_invocations_in_timerange": 0.001 / 4,
+}
+
+
+@pytest.mark.parametrize("query", sorted(QUERIES))
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("name", BACKENDS)
-def test_history_in_timerange(benchmark: Any, name: str, size: int) -> None:
-    benchmark.group = f"iter_history_in_timerange ({size:,} records)"
+def test_timerange(benchmark: Any, name: str, size: int, query: str) -> None:
+    benchmark.group = f"{query} ({size:,} records)"
     ratio_info(benchmark, name, records=size)
-    backend = filled(name, size)
+    iterate = getattr(filled(name, size), query)
 
-    def query() -> int:
-        return sum(len(batch) for batch in backend.iter_history_in_timerange(WINDOW_START, WINDOW_END))
+    def run() -> int:
+        return sum(len(batch) for batch in iterate(WINDOW_START, WINDOW_END))
 
-    found = benchmark.pedantic(query, rounds=3) if _slow(name, size) else benchmark(query)
-    assert found == pytest.approx(size * 0.001, abs=2)
-
-
-@pytest.mark.parametrize("size", SIZES)
-@pytest.mark.parametrize("name", BACKENDS)
-def test_invocations_in_timerange(benchmark: Any, name: str, size: int) -> None:
-    benchmark.group = f"iter_invocations_in_timerange ({size:,} records)"
-    ratio_info(benchmark, name, records=size)
-    backend = filled(name, size)
-
-    def query() -> int:
-        return sum(len(batch) for batch in backend.iter_invocations_in_timerange(WINDOW_START, WINDOW_END))
-
-    found = benchmark.pedantic(query, rounds=3) if _slow(name, size) else benchmark(query)
-    assert found == pytest.approx(size * 0.001 / 4, abs=2)
+    found = benchmark.pedantic(run, rounds=3) if _slow(name, size) else benchmark(run)
+    assert found == pytest.approx(size * QUERIES[query], abs=2)
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -22,7 +22,7 @@ def _stub_methods() -> dict[str, str]:
 def _python_methods() -> dict[str, str]:
     methods = {}
     for name, function in vars(_store_py.Store).items():
-        if callable(function) and (not name.startswith("_") or name in ("__init__", "_check")):
+        if callable(function) and (not name.startswith("_") or name in ("__init__", "_check", "_state")):
             tree = ast.parse(inspect.cleandoc("\n" + inspect.getsource(function)))
             node = tree.body[0]
             assert isinstance(node, ast.FunctionDef)

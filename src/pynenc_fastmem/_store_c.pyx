@@ -42,6 +42,8 @@ from sortedcontainers import SortedList
 
 from ._store_py import (
     DEFAULT_STRIPES,
+    StoreState,
+    check_invariants,
     MAX_MICROS,
     MIN_MICROS,
     _add_member,
@@ -680,50 +682,43 @@ cdef class Store:
         del displaced
 
     def _check(self):
-        """Assert the store's internal consistency; raise ``AssertionError`` if broken.
+        """Assert the store's internal consistency; see ``_store_py.check_invariants``.
 
-        Every relation index entry points at a stored invocation with that
-        relation and vice versa, no index keeps an empty entry, each history is
-        in key order, and the time index holds exactly the history records.
         Call it while no other thread writes.
         """
+        check_invariants(self._state())
+
+    def _state(self):
+        """The internal structures, pending time-index entries merged, for the invariant check."""
         cdef _Stripe stripe
-        rows = {}
-        for stripe in self._stripes:
-            rows.update(stripe.invocations)
-        for stripe_index, stripe in enumerate(self._stripes):
-            for mapping in (stripe.invocations, stripe.histories, stripe.results, stripe.exceptions):
-                for invocation_id in mapping:
-                    assert type(invocation_id) is str, repr(invocation_id)
-                    assert hash(invocation_id) & self._mask == stripe_index, invocation_id
-        for column, index in (
-            (2, self._children),
-            (3, self._event_children),
-            (4, self._workflow_members),
-            (5, self._workflow_type_members),
-        ):
-            expected = {}
-            for invocation_id, row in rows.items():
-                _add_member(expected, row[column], invocation_id)
-            assert {key: set(members) for key, members in index.items()} == {
-                key: set(members) for key, members in expected.items()
-            }, f"relation index {column} out of step"
-        for members in self._sub_invocations.values():
-            assert members, "empty sub-invocation entry"
-        history_entries = []
-        for stripe in self._stripes:
-            for invocation_id, history in stripe.histories.items():
-                assert history, f"empty history kept for {invocation_id}"
-                assert history == sorted(history), f"history of {invocation_id} out of order"
-                assert all(entry.invocation_id == invocation_id for entry in history)
-                history_entries.extend(history)
         with self._time_lock:
             self._merge_pending()
-        self._time_index._check()
-        time_index = list(self._time_index)
-        assert len(time_index) == len(history_entries), "time index out of step"
-        assert all(a is b for a, b in zip(sorted(history_entries), time_index)), "time index out of step"
-        assert all(entry.seq < self._seq for entry in history_entries), "sequence reused"
+        return StoreState(
+            mask=self._mask,
+            stripes=[
+                (stripe.invocations, stripe.histories, stripe.results, stripe.exceptions)
+                for stripe in self._stripes
+            ],
+            relations=[
+                self._children,
+                self._event_children,
+                self._workflow_members,
+                self._workflow_type_members,
+            ],
+            sub_invocations=self._sub_invocations,
+            time_index=self._time_index,
+            next_seq=self._seq,
+            entry_key=_entry_key,
+            entry_invocation=_entry_invocation,
+        )
+
+
+def _entry_key(_Entry entry):
+    return (entry.timestamp, entry.seq)
+
+
+def _entry_invocation(_Entry entry):
+    return entry.invocation_id
 
 
 cdef inline bint _is_plain_row(object row):

@@ -24,10 +24,10 @@ from __future__ import annotations
 import itertools
 import threading
 from bisect import insort
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sortedcontainers import SortedList
 
@@ -605,47 +605,86 @@ class Store:
         del displaced
 
     def _check(self) -> None:
-        """Assert the store's internal consistency; raise ``AssertionError`` if broken.
+        """Assert the store's internal consistency; see :func:`check_invariants`.
 
-        Every relation index entry points at a stored invocation with that
-        relation and vice versa, no index keeps an empty entry, each history is
-        in key order, and the time index holds exactly the history records.
         Call it while no other thread writes.
         """
-        rows = {
-            invocation_id: row
-            for stripe in self._stripes
-            for invocation_id, row in stripe.invocations.items()
-        }
-        for stripe_index, stripe in enumerate(self._stripes):
-            for mapping in (stripe.invocations, stripe.histories, stripe.results, stripe.exceptions):
-                for invocation_id in mapping:
-                    assert type(invocation_id) is str, repr(invocation_id)
-                    assert hash(invocation_id) & self._mask == stripe_index, invocation_id
-        for column, index in (
-            (2, self._children),
-            (3, self._event_children),
-            (4, self._workflow_members),
-            (5, self._workflow_type_members),
-        ):
-            expected: dict[str, dict[str, None]] = {}
-            for invocation_id, row in rows.items():
-                _add_member(expected, row[column], invocation_id)
-            assert {key: set(members) for key, members in index.items()} == {
-                key: set(members) for key, members in expected.items()
-            }, f"relation index {column} out of step"
-        for members in self._sub_invocations.values():
-            assert members, "empty sub-invocation entry"
-        history_entries = []
-        for stripe in self._stripes:
-            for invocation_id, history in stripe.histories.items():
-                assert history, f"empty history kept for {invocation_id}"
-                keys = [entry[:2] for entry in history]
-                assert keys == sorted(keys), f"history of {invocation_id} out of order"
-                assert all(entry[2] == invocation_id for entry in history)
-                history_entries.extend(history)
+        check_invariants(self._state())
+
+    def _state(self) -> StoreState:
+        """The internal structures, pending time-index entries merged, for the invariant check."""
         with self._time_lock:
             self._merge_pending()
-        self._time_index._check()
-        assert sorted(history_entries) == list(self._time_index), "time index out of step"
-        assert all(entry[1] < self._seq for entry in history_entries), "sequence reused"
+        return StoreState(
+            mask=self._mask,
+            stripes=[
+                (stripe.invocations, stripe.histories, stripe.results, stripe.exceptions)
+                for stripe in self._stripes
+            ],
+            relations=[
+                self._children,
+                self._event_children,
+                self._workflow_members,
+                self._workflow_type_members,
+            ],
+            sub_invocations=self._sub_invocations,
+            time_index=self._time_index,
+            next_seq=self._seq,
+            entry_key=lambda entry: (entry[0], entry[1]),
+            entry_invocation=lambda entry: entry[2],
+        )
+
+
+class StoreState(NamedTuple):
+    """A store's internal structures, as :func:`check_invariants` reads them."""
+
+    mask: int
+    stripes: list[tuple[dict[str, Any], dict[str, list[Any]], dict[str, Any], dict[str, Any]]]
+    #: parent -> children, event -> children, workflow -> members, workflow type -> members
+    relations: list[dict[str, dict[str, None]]]
+    sub_invocations: dict[str, dict[str, None]]
+    time_index: SortedList
+    next_seq: int
+    entry_key: Callable[[Any], tuple[int, int]]
+    entry_invocation: Callable[[Any], str]
+
+
+def check_invariants(state: StoreState) -> None:
+    """Assert a store's internal consistency; raise ``AssertionError`` naming what is broken.
+
+    Every id is an exact ``str`` in the stripe its hash names; every relation
+    index entry points at a stored invocation with that relation and vice
+    versa, with no empty entry kept; each history is in key order and holds
+    only its invocation's records; the time index holds exactly the history
+    records, once each, in key order; no arrival sequence is reused.
+    """
+    rows = {}
+    for index, maps in enumerate(state.stripes):
+        for mapping in maps:
+            for invocation_id in mapping:
+                assert type(invocation_id) is str, f"id {invocation_id!r} is not a plain str"
+                assert hash(invocation_id) & state.mask == index, f"{invocation_id} in stripe {index}"
+        rows.update(maps[0])
+    for column, index in enumerate(state.relations, start=2):
+        expected: dict[str, set[str]] = {}
+        for invocation_id, row in rows.items():
+            if row[column] is not None:
+                expected.setdefault(row[column], set()).add(invocation_id)
+        actual = {key: set(members) for key, members in index.items()}
+        assert actual == expected, f"relation index of row column {column} out of step"
+    assert all(state.sub_invocations.values()), "empty sub-invocation entry kept"
+    history_entries = []
+    for maps in state.stripes:
+        for invocation_id, history in maps[1].items():
+            assert history, f"empty history kept for {invocation_id}"
+            keys = [state.entry_key(entry) for entry in history]
+            assert keys == sorted(keys), f"history of {invocation_id} out of order"
+            assert all(state.entry_invocation(entry) == invocation_id for entry in history)
+            history_entries.extend(history)
+    state.time_index._check()
+    history_entries.sort(key=state.entry_key)
+    indexed = list(state.time_index)
+    assert len(indexed) == len(history_entries), "time index and histories differ in size"
+    assert all(a is b for a, b in zip(indexed, history_entries)), "time index out of step"
+    assert all(key[1] < state.next_seq for key in map(state.entry_key, indexed)), "sequence reused"
+    assert len({state.entry_key(entry) for entry in indexed}) == len(indexed), "duplicate key"
