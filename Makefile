@@ -11,7 +11,7 @@ BENCH_VENV := .venv-bench
 BENCH_PYTHON := $(BENCH_VENV)/bin/python
 BENCH_ARGS ?=
 
-.PHONY: install test test-cython test-python demo bench clean
+.PHONY: install test test-debug test-cython test-python demo bench clean
 
 install: $(VENV)/.installed
 
@@ -19,11 +19,27 @@ $(VENV)/.installed: pyproject.toml setup.py src/pynenc_fastmem/_store_c.pyx
 	@python=$$(tools/find-python.sh) || exit 1; \
 	if [ ! -x $(VENV_PYTHON) ]; then echo "Creating $(VENV) with $$python"; "$$python" -m venv $(VENV); fi
 	$(VENV_PYTHON) -m pip install --quiet --upgrade pip
+	$(VENV_PYTHON) -m pip install --quiet setuptools 'Cython>=3.1'
 	PYNENC_FASTMEM_REQUIRE_EXTENSIONS=1 $(VENV_PYTHON) -m pip install --quiet -e '.[test]'
 	touch $@
 
-# The whole suite, pynenc's conformance suites included, once on each store.
-test: test-cython test-python
+RELIABILITY_TESTS := tests/test_store.py tests/test_model.py tests/test_soak.py tests/test_bad_input.py \
+	tests/test_invariants.py tests/test_implementation.py
+
+# The reliability tests on a debug build of the compiled core, then the whole suite,
+# pynenc's conformance suites included, once on each store.
+test: test-debug test-cython test-python
+
+# Rebuilding in place needs the old build gone: setuptools skips an up-to-date module.
+define build_core
+	rm -f src/pynenc_fastmem/_store_c.c src/pynenc_fastmem/_store_c.*.so
+	$(1) PYNENC_FASTMEM_REQUIRE_EXTENSIONS=1 $(VENV_PYTHON) -m pip install --quiet --no-deps --no-build-isolation -e .
+endef
+
+test-debug: install
+	$(call build_core,PYNENC_FASTMEM_DEBUG_BUILD=1)
+	PYNENC_FASTMEM_DEBUG_BUILD=1 PYNENC_FASTMEM_REQUIRE_EXTENSIONS=1 $(VENV_PYTHON) -m pytest $(RELIABILITY_TESTS) $(PYTEST_ARGS)
+	$(call build_core,)
 
 test-cython: install
 	PYNENC_FASTMEM_REQUIRE_EXTENSIONS=1 $(VENV_PYTHON) -m pytest $(PYTEST_ARGS)

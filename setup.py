@@ -41,9 +41,11 @@ def extensions() -> list[Extension]:
                 "pynenc_fastmem._store_c",
                 ["src/pynenc_fastmem/_store_c.pyx"],
                 extra_compile_args=compile_args,
+                define_macros=[("PYNENC_FASTMEM_DEBUG", "1" if DEBUG_BUILD else "0")],
             )
         ],
         compiler_directives={"boundscheck": DEBUG_BUILD, "wraparound": DEBUG_BUILD},
+        force=True,  # the directives depend on the environment, which Cython's timestamps miss
     )
     # cythonize() drops Extension(optional=True): set it on what it returns.
     for module in modules:

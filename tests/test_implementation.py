@@ -43,3 +43,13 @@ def test_environment_variable_selects_the_implementation_at_import() -> None:
     expected = "cython" if REQUIRE_EXTENSIONS else pynenc_fastmem.IMPLEMENTATION
     if not _store.NO_EXTENSIONS:
         assert _implementation_in_fresh_interpreter("0") == expected
+
+
+def test_debug_build_is_the_one_loaded_when_asked_for() -> None:
+    """The reliability run on a debug build must really load one (bounds and wraparound checks)."""
+    if not REQUIRE_EXTENSIONS:
+        return
+    from pynenc_fastmem import _store_c
+
+    wanted = os.environ.get("PYNENC_FASTMEM_DEBUG_BUILD", "") not in ("", "0")
+    assert _store_c.DEBUG_BUILD is wanted

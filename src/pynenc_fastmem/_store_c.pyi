@@ -5,6 +5,10 @@ from typing import Any
 
 from ._store_py import InvocationRow, StoreState
 
+DEBUG_BUILD: bool
+
+def micros(moment: object, name: str) -> int: ...
+
 class Store:
     def __init__(self, stripes: int = 16) -> None: ...
     def upsert_invocations(self, rows: Sequence[InvocationRow]) -> None: ...

@@ -59,6 +59,17 @@ from ._store_py import micros as _python_micros
 
 import_datetime()
 
+cdef extern from *:
+    """
+    #ifndef PYNENC_FASTMEM_DEBUG
+    #define PYNENC_FASTMEM_DEBUG 0
+    #endif
+    """
+    int PYNENC_FASTMEM_DEBUG
+
+#: Whether this module was built with PYNENC_FASTMEM_DEBUG_BUILD=1 (-O0 -g3, bounds checks).
+DEBUG_BUILD = bool(PYNENC_FASTMEM_DEBUG)
+
 
 cdef inline str _id(object value, str name):
     if type(value) is str:
@@ -273,34 +284,32 @@ cdef class Store:
                 found = PyDict_GetItem(stripe.invocations, row[0])
                 if found is NULL:
                     stripe.invocations[row[0]] = row
-                    self._index(row)
+                    self._reindex(None, row)
                 else:
                     # Own the borrowed old row before the assignment below drops the dict's reference.
                     old = <tuple><object>found
                     displaced.append(old)
                     stripe.invocations[row[0]] = row
-                    if old[2:] != row[2:]:
-                        self._unindex(old)
-                        self._index(row)
+                    self._reindex(old, row)
         finally:
             self._relations_lock.release()
             for stripe in stripes:
                 stripe.lock.release()
         del displaced
 
-    cdef void _index(self, tuple row):
-        invocation_id, _, parent_id, event_id, workflow_id, workflow_type = row
-        _add_member(self._children, parent_id, invocation_id)
-        _add_member(self._event_children, event_id, invocation_id)
-        _add_member(self._workflow_members, workflow_id, invocation_id)
-        _add_member(self._workflow_type_members, workflow_type, invocation_id)
-
-    cdef void _unindex(self, tuple row):
-        invocation_id, _, parent_id, event_id, workflow_id, workflow_type = row
-        _remove_member(self._children, parent_id, invocation_id)
-        _remove_member(self._event_children, event_id, invocation_id)
-        _remove_member(self._workflow_members, workflow_id, invocation_id)
-        _remove_member(self._workflow_type_members, workflow_type, invocation_id)
+    cdef void _reindex(self, object old, tuple row):
+        """Move ``row``'s id in each relation index whose key changed; ``old`` is None if new."""
+        cdef str invocation_id = row[0]
+        cdef Py_ssize_t column
+        cdef tuple indexes = (
+            self._children, self._event_children, self._workflow_members, self._workflow_type_members
+        )
+        for column in range(2, 6):
+            key = row[column]
+            old_key = None if old is None else (<tuple>old)[column]
+            if old_key != key:
+                _remove_member(indexes[column - 2], old_key, invocation_id)
+                _add_member(indexes[column - 2], key, invocation_id)
 
     def get_invocation(self, invocation_id):
         """Return the value stored for ``invocation_id``, or ``None``.

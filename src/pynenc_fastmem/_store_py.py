@@ -227,28 +227,21 @@ class Store:
                 invocations = self._stripe(invocation_id).invocations
                 old = invocations.get(invocation_id)
                 invocations[invocation_id] = row
-                if old is None:
-                    self._index(row)
-                else:
+                if old is not None:
                     displaced.append(old)
-                    if old[2:] != row[2:]:
-                        self._unindex(old)
-                        self._index(row)
+                self._reindex(old, row)
         del displaced
 
-    def _index(self, row: InvocationRow) -> None:
-        invocation_id, _, parent_id, event_id, workflow_id, workflow_type = row
-        _add_member(self._children, parent_id, invocation_id)
-        _add_member(self._event_children, event_id, invocation_id)
-        _add_member(self._workflow_members, workflow_id, invocation_id)
-        _add_member(self._workflow_type_members, workflow_type, invocation_id)
-
-    def _unindex(self, row: InvocationRow) -> None:
-        invocation_id, _, parent_id, event_id, workflow_id, workflow_type = row
-        _remove_member(self._children, parent_id, invocation_id)
-        _remove_member(self._event_children, event_id, invocation_id)
-        _remove_member(self._workflow_members, workflow_id, invocation_id)
-        _remove_member(self._workflow_type_members, workflow_type, invocation_id)
+    def _reindex(self, old: InvocationRow | None, row: InvocationRow) -> None:
+        """Move ``row``'s id in each relation index whose key changed; ``old`` is None if new."""
+        invocation_id = row[0]
+        indexes = (self._children, self._event_children, self._workflow_members, self._workflow_type_members)
+        for column, index in enumerate(indexes, start=2):
+            key = row[column]
+            old_key = None if old is None else old[column]
+            if old_key != key:
+                _remove_member(index, old_key, invocation_id)
+                _add_member(index, key, invocation_id)
 
     def get_invocation(self, invocation_id: str) -> Any:
         """Return the value stored for ``invocation_id``, or ``None``.

@@ -1,0 +1,230 @@
+"""Model-based test: random operation sequences on every store against a deliberately simple model.
+
+One state machine drives every available store implementation with the same steps,
+and after each step checks every query of each against the model (so the stores are
+also checked against each other) and runs the stores' invariant check.
+``FASTMEM_MODEL_EXAMPLES`` sets how many sequences run (CI uses the default).
+"""
+
+import os
+from types import ModuleType
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+
+from .conftest import STORE_MODULES
+
+EXAMPLES = int(os.environ.get("FASTMEM_MODEL_EXAMPLES", 300))
+IDS = [f"i{n}" for n in range(8)] + ["", "é", "e\u0301"]  # NFC and NFD look-alikes stay distinct
+KEYS = st.sampled_from(["k0", "k1", "p0", "p1", "e0", "w0", "w1"]) | st.none()
+TIMESTAMPS = st.integers(-5, 5) | st.sampled_from([-(2**63), 2**63 - 1, 10**15])
+BOUNDS = st.integers(-7, 7) | st.sampled_from([-(2**63), 2**63 - 1])
+WINDOW_BATCHES = st.integers(1, 4)
+
+row_strategy = st.tuples(
+    st.sampled_from(IDS),
+    st.integers(0, 1000),
+    KEYS,
+    KEYS,
+    st.sampled_from([None, ("w0", "T0"), ("w1", "T0"), ("w1", "T1")]),
+)
+
+
+def _move(index: dict[str, dict[str, None]], old: Any, new: Any, member: str) -> None:
+    """Keep a model relation index as the stores do: entries in order of (re)joining."""
+    if old == new:
+        return
+    if old is not None:
+        index[old].pop(member)
+        if not index[old]:
+            del index[old]
+    if new is not None:
+        index.setdefault(new, {})[member] = None
+
+
+class Model:
+    """Everything the stores should answer, kept as plainly as possible."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[Any, ...]] = {}
+        self.relations: list[dict[str, dict[str, None]]] = [{}, {}, {}, {}]
+        self.history: list[tuple[int, int, str, Any]] = []
+        self.results: dict[str, Any] = {}
+        self.exceptions: dict[str, Any] = {}
+        self.data: dict[tuple[str, str], Any] = {}
+        self.runs: dict[str, dict[str, Any]] = {}
+        self.types: dict[str, Any] = {}
+        self.subs: dict[str, dict[str, None]] = {}
+        self.runners: dict[str, Any] = {}
+
+    def upsert(self, row: tuple[Any, ...]) -> None:
+        old = self.rows.get(row[0], (None,) * 6)
+        for column, index in enumerate(self.relations, start=2):
+            _move(index, old[column], row[column], row[0])
+        self.rows[row[0]] = row
+
+
+class StoreMachine(RuleBasedStateMachine):
+    """Applies each step to the model and to every store; checks all answers after each."""
+
+    modules: list[ModuleType] = []
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model = Model()
+        self.stores = [module.Store(stripes=4) for module in self.modules]
+        self.seq = 0
+
+    def each(self, method: str, *args: Any) -> list[Any]:
+        return [getattr(store, method)(*args) for store in self.stores]
+
+    @rule(entries=st.lists(row_strategy, max_size=4))
+    def upsert(self, entries: list[tuple[Any, ...]]) -> None:
+        rows = [
+            (inv_id, value, parent, event, *(workflow or (None, None)))
+            for inv_id, value, parent, event, workflow in entries
+        ]
+        self.each("upsert_invocations", rows)
+        for row in rows:
+            self.model.upsert(row)
+
+    @rule(
+        entries=st.lists(row_strategy, min_size=1, max_size=3),
+        bad=st.sampled_from([("x",), ("x", 1, 2, None, None, None), (None, 1, None, None, None, None), 7]),
+        position=st.integers(0, 3),
+    )
+    def upsert_with_a_bad_row(self, entries: list[tuple[Any, ...]], bad: Any, position: int) -> None:
+        rows: list[Any] = [(i, v, p, e, *(w or (None, None))) for i, v, p, e, w in entries]
+        rows.insert(min(position, len(rows)), bad)
+        for store in self.stores:
+            with pytest.raises((TypeError, ValueError)):
+                store.upsert_invocations(rows)
+
+    @rule(ids=st.lists(st.sampled_from(IDS), max_size=3), timestamp=TIMESTAMPS)
+    def add_histories(self, ids: list[str], timestamp: int) -> None:
+        record = f"r{self.seq}"
+        self.each("add_histories", ids, timestamp, record)
+        for inv_id in ids:
+            self.model.history.append((timestamp, self.seq, inv_id, record))
+            self.seq += 1
+
+    @rule(inv_id=st.sampled_from(IDS), value=st.integers(), exception=st.booleans())
+    def set_outcome(self, inv_id: str, value: int, exception: bool) -> None:
+        self.each("set_exception" if exception else "set_result", inv_id, value)
+        (self.model.exceptions if exception else self.model.results)[inv_id] = value
+
+    @rule(workflow=st.sampled_from(["w0", "w1"]), key=st.sampled_from(["a", "b"]), value=st.integers())
+    def set_workflow_data(self, workflow: str, key: str, value: int) -> None:
+        self.each("set_workflow_data", workflow, key, value)
+        self.model.data[(workflow, key)] = value
+
+    @rule(workflow_type=st.sampled_from(["T0", "T1"]), workflow=st.sampled_from(["w0", "w1", "w2"]))
+    def add_workflow_run(self, workflow_type: str, workflow: str) -> None:
+        self.each("add_workflow_run", workflow_type, f"type-{workflow_type}", workflow, (workflow_type, workflow))
+        self.model.types.setdefault(workflow_type, f"type-{workflow_type}")
+        self.model.runs.setdefault(workflow_type, {}).setdefault(workflow, (workflow_type, workflow))
+
+    @rule(workflow=st.sampled_from(["w0", "w1"]), inv_id=st.sampled_from(IDS))
+    def add_sub_invocation(self, workflow: str, inv_id: str) -> None:
+        self.each("add_sub_invocation", workflow, inv_id)
+        self.model.subs.setdefault(workflow, {})[inv_id] = None
+
+    @rule(runner=st.sampled_from(["run-a", "run-b", "other"]), value=st.integers())
+    def set_runner_context(self, runner: str, value: int) -> None:
+        self.each("set_runner_context", runner, value)
+        self.model.runners[runner] = value
+
+    @rule()
+    def purge(self) -> None:
+        self.each("purge")
+        self.model = Model()
+
+    @invariant()
+    def invocations_and_relations_match(self) -> None:
+        model = self.model
+        for store in self.stores:
+            for inv_id in IDS:
+                row = model.rows.get(inv_id)
+                assert store.get_invocation(inv_id) == (None if row is None else row[1])
+            for key in ["k0", "k1", "p0", "p1", "e0", "w0", "w1"]:
+                assert store.child_ids(key) == list(model.relations[0].get(key, ()))
+                assert store.ids_by_parent_event(key) == list(model.relations[1].get(key, ()))
+            for workflow in ["w0", "w1", None]:
+                for workflow_type in ["T0", "T1", None]:
+                    expected = {
+                        i
+                        for i, row in model.rows.items()
+                        if row[4] is not None
+                        and workflow in (None, row[4])
+                        and workflow_type in (None, row[5])
+                    }
+                    answer = store.ids_by_workflow(workflow, workflow_type)
+                    assert sorted(answer) == sorted(expected)
+                    if workflow is not None:
+                        assert answer == [i for i in model.relations[2].get(workflow, ()) if i in expected]
+
+    @invariant()
+    def histories_and_ranges_match(self) -> None:
+        ordered = sorted(self.model.history)
+        for store in self.stores:
+            for inv_id in IDS:
+                assert store.get_history(inv_id) == [e[3] for e in ordered if e[2] == inv_id]
+            for low, high, batch in [(-(2**63), 2**63 - 1, 3), (-2, 2, 1), (0, 0, 2), (3, -3, 1), (5, 10**15, 4)]:
+                window = [e for e in ordered if low <= e[0] <= high]
+                batches = list(store.history_in_range(low, high, batch))
+                assert all(0 < len(b) <= batch for b in batches)
+                assert [r for b in batches for r in b] == [e[3] for e in window]
+                unique = list(dict.fromkeys(e[2] for e in window))
+                batches = list(store.invocations_in_range(low, high, batch))
+                assert all(0 < len(b) <= batch for b in batches)
+                assert [i for b in batches for i in b] == unique
+
+    @invariant()
+    def the_rest_matches(self) -> None:
+        model = self.model
+        for store in self.stores:
+            for inv_id in IDS:
+                for stored, method in [(model.results, "get_result"), (model.exceptions, "get_exception")]:
+                    if inv_id in stored:
+                        assert getattr(store, method)(inv_id) == stored[inv_id]
+                    else:
+                        with pytest.raises(KeyError):
+                            getattr(store, method)(inv_id)
+            for workflow in ["w0", "w1"]:
+                for key in ["a", "b"]:
+                    assert store.get_workflow_data(workflow, key, "none") == model.data.get((workflow, key), "none")
+                assert store.sub_invocation_ids(workflow) == list(model.subs.get(workflow, ()))
+            assert store.workflow_types() == list(model.types.values())
+            for workflow_type in ["T0", "T1"]:
+                assert store.workflow_runs(workflow_type) == list(model.runs.get(workflow_type, {}).values())
+            assert sorted(store.workflow_runs()) == sorted(r for runs in model.runs.values() for r in runs.values())
+            assert store.get_runner_contexts(["run-a", "x", "run-b"]) == [
+                model.runners[r] for r in ["run-a", "run-b"] if r in model.runners
+            ]
+            assert sorted(store.match_runner_contexts("run")) == sorted(
+                v for k, v in model.runners.items() if "run" in k
+            )
+            store._check()
+
+
+def test_every_store_follows_the_model() -> None:
+    modules = list(STORE_MODULES.values())
+    if any(module is None for module in modules):
+        pytest.fail("PYNENC_FASTMEM_REQUIRE_EXTENSIONS is set but pynenc_fastmem._store_c does not import")
+
+    class Machine(StoreMachine):
+        pass
+
+    Machine.modules = modules  # type: ignore[assignment]
+    run_state_machine_as_test(
+        Machine,
+        settings=settings(
+            max_examples=EXAMPLES,
+            stateful_step_count=40,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )
