@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from pynenc_fastmem import _store_py
 from pynenc_fastmem._store_py import Store
 
 
@@ -176,14 +177,20 @@ def test_invocations_in_range_unique_in_order_of_earliest_record(store: Store) -
     assert flatten(store.invocations_in_range(3, 9)) == ["b", "c", "a"]
 
 
-def test_range_iteration_is_lazy_and_survives_concurrent_writes(store: Store) -> None:
-    for timestamp in range(6):
+def test_range_iteration_is_lazy_and_survives_concurrent_writes(store_module: Any) -> None:
+    """The time index is read a chunk at a time: writes past the chunks read show up, earlier ones do not."""
+    store = store_module.Store()
+    chunk = _store_py.READ_CHUNK
+    for timestamp in range(chunk + 6):
         store.add_histories(["i"], timestamp, timestamp)
-    batches = store.history_in_range(0, 100, batch_size=2)
+    batches = store.history_in_range(0, 10**6, batch_size=2)
+    ids = store.invocations_in_range(0, 10**6, batch_size=1)
     assert next(batches) == [0, 1]
-    store.add_histories(["j"], 50, 50)
+    assert next(ids) == ["i"]
+    store.add_histories(["j"], 10**5, "late")
     store.add_histories(["j"], 0, "too early")
-    assert flatten(batches) == [2, 3, 4, 5, 50]
+    assert flatten(batches) == [*range(2, chunk + 6), "late"]
+    assert flatten(ids) == ["j"]
 
 
 def test_negative_and_far_future_timestamps(store: Store) -> None:

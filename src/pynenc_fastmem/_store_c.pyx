@@ -42,12 +42,11 @@ from sortedcontainers import SortedList
 
 from ._store_py import (
     DEFAULT_STRIPES,
+    READ_CHUNK,
     StoreState,
     check_invariants,
     MAX_MICROS,
     MIN_MICROS,
-    _add_member,
-    _remove_member,
     check_batch_size,
     check_id,
     check_ids,
@@ -460,25 +459,27 @@ cdef class Store:
     def history_in_range(self, start, end, batch_size=100):
         """Yield the history records with ``start <= timestamp <= end`` in batches.
 
-        Records come in timestamp order; batches are read lazily, so records
-        written after the iteration starts may appear in later batches.
+        Records come in timestamp order. The time index is read lazily,
+        ``READ_CHUNK`` entries at a time, so records written after the
+        iteration starts appear if they sort after the entries read so far.
 
         Runtime complexity: `O(log(n) + k)` for `k` records in range
         """
         cdef long long low = _micros(start, "start"), high = _micros(end, "end")
         batch_size = check_batch_size(batch_size)
-        return _records(self._time_entries(low, high, batch_size))
+        return _records(self._time_entries(low, high, max(batch_size, READ_CHUNK)), batch_size)
 
     def invocations_in_range(self, start, end, batch_size=100):
         """Yield, once each, the ids of invocations with a history record in ``[start, end]``.
 
-        Ids come in the order of their earliest record in the range.
+        Ids come in the order of their earliest record in the range; the time
+        index is read lazily, as in ``history_in_range``.
 
         Runtime complexity: `O(log(n) + k)` for `k` records in range
         """
         cdef long long low = _micros(start, "start"), high = _micros(end, "end")
         batch_size = check_batch_size(batch_size)
-        return _unique_ids(self._time_entries(low, high, batch_size), batch_size)
+        return _unique_ids(self._time_entries(low, high, max(batch_size, READ_CHUNK)), batch_size)
 
     # Results and exceptions
 
@@ -730,6 +731,25 @@ def _entry_invocation(_Entry entry):
     return entry.invocation_id
 
 
+cdef inline void _add_member(dict index, object key, str member):
+    if key is not None:
+        members = index.get(key)
+        if members is None:
+            index[key] = {member: None}
+        else:
+            (<dict>members)[member] = None
+
+
+cdef inline void _remove_member(dict index, object key, str member):
+    if key is None:
+        return
+    members = index.get(key)
+    if members is not None:
+        (<dict>members).pop(member, None)
+        if not members:
+            del index[key]
+
+
 cdef inline bint _is_plain_row(object row):
     """Whether ``row`` is a 6-tuple of exact ``str`` ids that needs no further check."""
     if type(row) is not tuple or len(<tuple>row) != 6:
@@ -755,10 +775,17 @@ cdef void _insort(list history, _Entry entry):
     history.insert(low, entry)
 
 
-def _records(chunks):
+def _records(chunks, Py_ssize_t batch_size):
     cdef _Entry entry
+    cdef list batch = []
     for entries in chunks:
-        yield [entry.record for entry in entries]
+        for entry in entries:
+            batch.append(entry.record)
+            if len(batch) == batch_size:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
 
 
 def _unique_ids(chunks, Py_ssize_t batch_size):

@@ -37,6 +37,9 @@ InvocationRow = tuple[str, Any, str | None, str | None, str | None, str | None]
 
 DEFAULT_STRIPES = 16
 
+# Range queries read the time index this many entries per lock, whatever the batch size.
+READ_CHUNK = 1024
+
 _MISSING = object()
 
 
@@ -145,6 +148,19 @@ def _remove_member(
         members.pop(member, None)
         if not members:
             del index[key]
+
+
+def _records(chunks: Iterable[list[tuple[int, int, str, Any]]], batch_size: int) -> Iterator[list[Any]]:
+    """Regroup the records of time-index chunks into batches of ``batch_size``."""
+    batch: list[Any] = []
+    for entries in chunks:
+        for entry in entries:
+            batch.append(entry[3])
+            if len(batch) == batch_size:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
 
 
 class _Stripe:
@@ -371,25 +387,24 @@ class Store:
     def history_in_range(self, start: int, end: int, batch_size: int = 100) -> Iterator[list[Any]]:
         """Yield the history records with ``start <= timestamp <= end`` in batches.
 
-        Records come in timestamp order; batches are read lazily, so records
-        written after the iteration starts may appear in later batches.
+        Records come in timestamp order. The time index is read lazily,
+        ``READ_CHUNK`` entries at a time, so records written after the
+        iteration starts appear if they sort after the entries read so far.
 
         Runtime complexity: `O(log(n) + k)` for `k` records in range
         """
         start = check_micros(start, "start")
         end = check_micros(end, "end")
         batch_size = check_batch_size(batch_size)
-        return (
-            [entry[3] for entry in entries]
-            for entries in self._time_entries(start, end, batch_size)
-        )
+        return _records(self._time_entries(start, end, max(batch_size, READ_CHUNK)), batch_size)
 
     def invocations_in_range(
         self, start: int, end: int, batch_size: int = 100
     ) -> Iterator[list[str]]:
         """Yield, once each, the ids of invocations with a history record in ``[start, end]``.
 
-        Ids come in the order of their earliest record in the range.
+        Ids come in the order of their earliest record in the range; the time
+        index is read lazily, as in ``history_in_range``.
 
         Runtime complexity: `O(log(n) + k)` for `k` records in range
         """
@@ -401,7 +416,7 @@ class Store:
     def _unique_ids_in_range(self, start: int, end: int, batch_size: int) -> Iterator[list[str]]:
         seen: set[str] = set()
         batch: list[str] = []
-        for entries in self._time_entries(start, end, batch_size):
+        for entries in self._time_entries(start, end, max(batch_size, READ_CHUNK)):
             for entry in entries:
                 invocation_id = entry[2]
                 if invocation_id not in seen:
