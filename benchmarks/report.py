@@ -68,7 +68,7 @@ def table(results: dict[str, Any]) -> str:
         cells = []
         for name in present:
             if name not in row:
-                cells.append("–")
+                cells.append("-")
                 continue
             value, unit = row[name]
             ratio = f" ({value / reference[0]:.3g}×)" if reference and name != "mem" else ""

@@ -17,7 +17,9 @@ TASKS = int(os.environ.get("FASTMEM_BENCH_TASKS", 2_000))
 
 def _app(name: str) -> Pynenc:
     builder = PynencBuilder().memory().thread_runner(min_threads=4, max_threads=16)
-    builder = builder.runner_tuning(runner_loop_sleep_time_sec=0.001, invocation_wait_results_sleep_time_sec=0.001)
+    builder = builder.runner_tuning(
+        runner_loop_sleep_time_sec=0.001, invocation_wait_results_sleep_time_sec=0.001
+    )
     builder = builder.logging_level("error").app_id(new_app().app_id)
     backend_cls = {
         "mem": "MemStateBackend",

@@ -31,7 +31,9 @@ _fresh = itertools.count(10**7)
 
 def preloaded(name: str) -> Any:
     """A backend, or the floor's dict, holding ``PRELOADED`` invocations with results."""
-    pairs = [invocation_pair(i, parent=f"parent-{i // 10}", event=f"event-{i // 10}") for i in range(PRELOADED)]
+    pairs = [
+        invocation_pair(i, parent=f"parent-{i // 10}", event=f"event-{i // 10}") for i in range(PRELOADED)
+    ]
     if name == "dict":
         store: dict[str, Any] = {pair[0].invocation_id: pair for pair in pairs}
         return store
@@ -79,7 +81,12 @@ def test_public_upsert(benchmark: Any, name: str, batch: int) -> None:
     task = Task(backend.app, _task_function, {})
 
     def batches() -> tuple[tuple[Any, ...], dict[str, Any]]:
-        return ([DistributedInvocation.isolated(Call(task, Arguments({"x": next(_fresh)}))) for _ in range(batch)],), {}
+        return (
+            [
+                DistributedInvocation.isolated(Call(task, Arguments({"x": next(_fresh)})))
+                for _ in range(batch)
+            ],
+        ), {}
 
     benchmark.pedantic(backend.upsert_invocations, setup=batches, rounds=500)
 
@@ -209,9 +216,7 @@ def test_workflow_lookup(benchmark: Any, name: str) -> None:
     ratio_info(benchmark, name)
     backend = make_backend(name)
     workflows = [WorkflowIdentity(workflow_id=f"wf-{w}", workflow_type=WORKFLOW_TASK) for w in range(1000)]
-    backend._upsert_invocations(
-        [invocation_pair(i, workflow=workflows[i % 1000]) for i in range(100_000)]
-    )
+    backend._upsert_invocations([invocation_pair(i, workflow=workflows[i % 1000]) for i in range(100_000)])
     result = benchmark(lambda: list(backend.get_invocation_ids_by_workflow(workflow_id="wf-7")))
     assert len(result) == 100
 

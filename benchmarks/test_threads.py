@@ -68,12 +68,16 @@ def _run(backend: Any, pause: float) -> dict[str, float]:
 @pytest.mark.parametrize("pause", [0.0, 0.001], ids=["pause=0", "pause=1ms"])
 @pytest.mark.parametrize("name", ["mem", "fastmem", "fastmem-python", "sqlite", "rustvello"])
 def test_three_writers_one_reader(benchmark: Any, name: str, pause: float) -> None:
+    invocations = WRITERS * PER_WRITER
     benchmark.group = (
-        f"threads: {WRITERS} writers + 1 reader, reader pause {pause * 1000:g} ms ({WRITERS * PER_WRITER:,} invocations)"
+        f"threads: {WRITERS} writers + 1 reader, reader pause {pause * 1000:g} ms "
+        f"({invocations:,} invocations)"
     )
     make_backend(name)  # skips here, not inside the timed rounds, if the backend cannot be built
     runs: list[dict[str, float]] = []
-    benchmark.pedantic(lambda backend: runs.append(_run(backend, pause)), setup=lambda: ((make_backend(name),), {}), rounds=3)
+    benchmark.pedantic(
+        lambda backend: runs.append(_run(backend, pause)), setup=lambda: ((make_backend(name),), {}), rounds=3
+    )
     ratio_info(
         benchmark,
         name,

@@ -11,14 +11,14 @@ import os
 
 os.environ["PYNENC__STATE_BACKEND_CLS"] = "FastMemStateBackend"
 
-import importlib  # noqa: E402
-import itertools  # noqa: E402
-from types import ModuleType  # noqa: E402
+import importlib
+import itertools
+from types import ModuleType
 
-import pytest  # noqa: E402
-from pynenc import Pynenc, PynencBuilder  # noqa: E402
+import pytest
+from pynenc import Pynenc, PynencBuilder
 
-from pynenc_fastmem import _store, _store_py  # noqa: E402
+from pynenc_fastmem import _store, _store_py
 
 pytest_plugins = ["pynenc_tests.conftest"]
 

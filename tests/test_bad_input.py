@@ -55,7 +55,18 @@ TABLE: dict[str, tuple[tuple[Any, ...], dict[int, tuple[str, list[Any]]]]] = {
     "match_runner_contexts": (("r",), {0: ("partial_id", NOT_STR)}),
     "upsert_invocations": (
         ([("a", "v", None, None, None, None)],),
-        {0: ("rows", [None, "rows", ("a", "v", None, None, None, None), [("a",)], [("a", "v", 1, None, None, None)]])},
+        {
+            0: (
+                "rows",
+                [
+                    None,
+                    "rows",
+                    ("a", "v", None, None, None, None),
+                    [("a",)],
+                    [("a", "v", 1, None, None, None)],
+                ],
+            )
+        },
     ),
 }
 
@@ -101,7 +112,9 @@ def test_every_public_method_is_in_the_table() -> None:
 
 
 @pytest.mark.parametrize(("method", "position", "name", "bad"), CASES)
-def test_bad_argument_is_refused_naming_it(store: Store, method: str, position: int, name: str, bad: Any) -> None:
+def test_bad_argument_is_refused_naming_it(
+    store: Store, method: str, position: int, name: str, bad: Any
+) -> None:
     _populated(store)
     before = _snapshot(store)
     arguments = list(TABLE[method][0])
@@ -136,7 +149,9 @@ def test_odd_but_valid_ids_round_trip(store: Store, odd: str) -> None:
 
 def test_look_alike_ids_stay_distinct(store: Store) -> None:
     nfc, nfd = "é", "e\u0301"
-    store.upsert_invocations([(nfc, "composed", None, None, None, None), (nfd, "decomposed", None, None, None, None)])
+    store.upsert_invocations(
+        [(nfc, "composed", None, None, None, None), (nfd, "decomposed", None, None, None, None)]
+    )
     assert store.get_invocation(nfc) == "composed"
     assert store.get_invocation(nfd) == "decomposed"
 

@@ -89,7 +89,11 @@ class Differential(RuleBasedStateMachine):
     def upsert(self, entries: list[tuple[str, Any, str]]) -> None:
         self.both("_upsert_invocations", [pair(*entry) for entry in entries])
 
-    @rule(ids=st.lists(st.sampled_from(IDS), max_size=2), at=MOMENTS, status=st.sampled_from(list(InvocationStatus)))
+    @rule(
+        ids=st.lists(st.sampled_from(IDS), max_size=2),
+        at=MOMENTS,
+        status=st.sampled_from(list(InvocationStatus)),
+    )
     def add_histories(self, ids: list[str], at: datetime, status: InvocationStatus) -> None:
         record = InvocationHistory(
             invocation_id=f"record-{next(_records)}",
@@ -129,7 +133,9 @@ class Differential(RuleBasedStateMachine):
         for inv_id in [*IDS, "inv-none"]:
             assert mine._get_invocation(inv_id) == reference._get_invocation(inv_id)
             assert list(mine.get_child_invocations(inv_id)) == list(reference.get_child_invocations(inv_id))
-            assert [repr(h) for h in mine.get_history(inv_id)] == [repr(h) for h in reference.get_history(inv_id)]
+            assert [repr(h) for h in mine.get_history(inv_id)] == [
+                repr(h) for h in reference.get_history(inv_id)
+            ]
             for method in ["_get_result", "_get_exception"]:
                 try:
                     expected = getattr(reference, method)(inv_id)
@@ -150,8 +156,13 @@ class Differential(RuleBasedStateMachine):
                 )
         for workflow in WORKFLOWS:
             for key in ["a", "b"]:
-                assert mine.get_workflow_data(workflow, key, "-") == reference.get_workflow_data(workflow, key, "-")
-            same(mine.get_workflow_sub_invocations(workflow.workflow_id), reference.get_workflow_sub_invocations(workflow.workflow_id))
+                assert mine.get_workflow_data(workflow, key, "-") == reference.get_workflow_data(
+                    workflow, key, "-"
+                )
+            same(
+                mine.get_workflow_sub_invocations(workflow.workflow_id),
+                reference.get_workflow_sub_invocations(workflow.workflow_id),
+            )
         same(mine.get_all_workflow_types(), reference.get_all_workflow_types())
         same(mine.get_all_workflow_runs(), reference.get_all_workflow_runs())
         for task in TASKS:

@@ -11,9 +11,7 @@ from pynenc_fastmem._store_py import Store, StoreState, check_invariants
 
 def _populated() -> Store:
     store = Store(stripes=4)
-    store.upsert_invocations(
-        [(f"i{n}", n, f"p{n % 3}", f"e{n % 2}", f"w{n % 2}", "T") for n in range(20)]
-    )
+    store.upsert_invocations([(f"i{n}", n, f"p{n % 3}", f"e{n % 2}", f"w{n % 2}", "T") for n in range(20)])
     for n in range(20):
         store.add_histories([f"i{n}"], 100 - n, f"r{n}")
         store.add_histories([f"i{n}"], 200, f"s{n}")

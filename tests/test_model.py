@@ -123,7 +123,9 @@ class StoreMachine(RuleBasedStateMachine):
 
     @rule(workflow_type=st.sampled_from(["T0", "T1"]), workflow=st.sampled_from(["w0", "w1", "w2"]))
     def add_workflow_run(self, workflow_type: str, workflow: str) -> None:
-        self.each("add_workflow_run", workflow_type, f"type-{workflow_type}", workflow, (workflow_type, workflow))
+        self.each(
+            "add_workflow_run", workflow_type, f"type-{workflow_type}", workflow, (workflow_type, workflow)
+        )
         self.model.types.setdefault(workflow_type, f"type-{workflow_type}")
         self.model.runs.setdefault(workflow_type, {}).setdefault(workflow, (workflow_type, workflow))
 
@@ -172,7 +174,13 @@ class StoreMachine(RuleBasedStateMachine):
         for store in self.stores:
             for inv_id in IDS:
                 assert store.get_history(inv_id) == [e[3] for e in ordered if e[2] == inv_id]
-            for low, high, batch in [(-(2**63), 2**63 - 1, 3), (-2, 2, 1), (0, 0, 2), (3, -3, 1), (5, 10**15, 4)]:
+            for low, high, batch in [
+                (-(2**63), 2**63 - 1, 3),
+                (-2, 2, 1),
+                (0, 0, 2),
+                (3, -3, 1),
+                (5, 10**15, 4),
+            ]:
                 window = [e for e in ordered if low <= e[0] <= high]
                 batches = list(store.history_in_range(low, high, batch))
                 assert all(0 < len(b) <= batch for b in batches)
@@ -195,12 +203,16 @@ class StoreMachine(RuleBasedStateMachine):
                             getattr(store, method)(inv_id)
             for workflow in ["w0", "w1"]:
                 for key in ["a", "b"]:
-                    assert store.get_workflow_data(workflow, key, "none") == model.data.get((workflow, key), "none")
+                    assert store.get_workflow_data(workflow, key, "none") == model.data.get(
+                        (workflow, key), "none"
+                    )
                 assert store.sub_invocation_ids(workflow) == list(model.subs.get(workflow, ()))
             assert store.workflow_types() == list(model.types.values())
             for workflow_type in ["T0", "T1"]:
                 assert store.workflow_runs(workflow_type) == list(model.runs.get(workflow_type, {}).values())
-            assert sorted(store.workflow_runs()) == sorted(r for runs in model.runs.values() for r in runs.values())
+            assert sorted(store.workflow_runs()) == sorted(
+                r for runs in model.runs.values() for r in runs.values()
+            )
             assert store.get_runner_contexts(["run-a", "x", "run-b"]) == [
                 model.runners[r] for r in ["run-a", "run-b"] if r in model.runners
             ]

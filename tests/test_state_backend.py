@@ -27,7 +27,9 @@ def backend() -> FastMemStateBackend:
     return FastMemStateBackend(app)
 
 
-def history(inv_id: str, at: datetime, status: InvocationStatus = InvocationStatus.REGISTERED) -> InvocationHistory:
+def history(
+    inv_id: str, at: datetime, status: InvocationStatus = InvocationStatus.REGISTERED
+) -> InvocationHistory:
     record = InvocationHistory(
         invocation_id=inv_id,
         status_record=InvocationStatusRecord(status=status),
@@ -75,7 +77,12 @@ def test_naive_and_aware_datetimes_mix(backend: FastMemStateBackend) -> None:
     backend._add_histories(["i"], history("i", base.replace(tzinfo=None)))
     backend._add_histories(["i"], history("i", base + timedelta(seconds=1)))
     start, end = base - timedelta(seconds=1), base + timedelta(seconds=2)
-    assert len([h for batch in backend.iter_history_in_timerange(start, end.replace(tzinfo=None)) for h in batch]) == 2
+    assert (
+        len(
+            [h for batch in backend.iter_history_in_timerange(start, end.replace(tzinfo=None)) for h in batch]
+        )
+        == 2
+    )
     assert list(backend.iter_invocations_in_timerange(start.replace(tzinfo=None), end)) == [["i"]]
 
     reference = MemStateBackend(app)

@@ -1,9 +1,9 @@
 """The store interface, run against every store implementation."""
 
 import sys
-from datetime import UTC, date, datetime, timedelta, timezone
 import threading
 from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -355,7 +355,9 @@ def test_concurrent_writers_and_readers_lose_nothing(store: Store) -> None:
             start.wait()
             for i in range(per_writer):
                 inv_id = f"w{w}-{i}"
-                store.upsert_invocations([row(inv_id, parent=f"p{i % 7}", workflow=f"wf{w}", workflow_type="T")])
+                store.upsert_invocations(
+                    [row(inv_id, parent=f"p{i % 7}", workflow=f"wf{w}", workflow_type="T")]
+                )
                 store.add_histories([inv_id], (i * 7919) % 1000, (w, i, "a"))
                 store.add_histories([inv_id], (i * 7919) % 1000 - 1, (w, i, "b"))
                 store.set_result(inv_id, i)
@@ -461,9 +463,9 @@ MICROS_CASES = [
 @pytest.mark.parametrize(("moment", "expected"), MICROS_CASES)
 def test_micros_is_exact_and_takes_naive_as_utc(store_module: Any, moment: datetime, expected: int) -> None:
     assert store_module.micros(moment, "t") == expected
-    assert expected == (moment.replace(tzinfo=moment.tzinfo or UTC) - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(
-        microseconds=1
-    )
+    assert expected == (
+        moment.replace(tzinfo=moment.tzinfo or UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    ) // timedelta(microseconds=1)
 
 
 @pytest.mark.parametrize("bad", ["2026-01-01", 0, None, date(2026, 1, 1)])

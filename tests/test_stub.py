@@ -37,3 +37,34 @@ def test_stub_matches_the_python_store_names_and_signatures() -> None:
     for name, signature in python.items():
         expected = signature.replace("DEFAULT_STRIPES", str(_store_py.DEFAULT_STRIPES))
         assert stub[name] == expected, name
+
+
+def test_stub_functions_match_the_python_twin() -> None:
+    tree = ast.parse(STUB.read_text())
+    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert sorted(functions) == ["micros"]
+    python = ast.parse(inspect.getsource(_store_py.micros)).body[0]
+    assert isinstance(python, ast.FunctionDef)
+    stub = functions["micros"]
+    assert ast.unparse(stub.args) + str(ast.unparse(stub.returns)) == ast.unparse(python.args) + str(
+        ast.unparse(python.returns)
+    )
+
+
+def test_stub_declares_what_the_compiled_module_has() -> None:
+    from .conftest import STORE_MODULES
+
+    compiled = STORE_MODULES.get("cython")
+    if compiled is None:
+        return
+    tree = ast.parse(STUB.read_text())
+    declared = {
+        node.name if not isinstance(node, ast.AnnAssign) else ast.unparse(node.target)
+        for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AnnAssign))
+    }
+    assert declared == {"Store", "micros", "DEBUG_BUILD"}
+    for name in declared:
+        assert hasattr(compiled, name), name
+    for name in _stub_methods():
+        assert hasattr(compiled.Store, name), name

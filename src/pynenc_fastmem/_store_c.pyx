@@ -32,7 +32,7 @@ from cpython.datetime cimport (
     timedelta_seconds,
 )
 from cpython.dict cimport PyDict_GetItem
-from cpython.object cimport Py_EQ, Py_GE, Py_GT, Py_LE, Py_LT, Py_NE, PyObject
+from cpython.object cimport Py_EQ, Py_GT, Py_LE, Py_LT, Py_NE, PyObject
 from libc.limits cimport ULLONG_MAX
 
 import itertools
@@ -167,7 +167,6 @@ cdef inline _Entry _entry(long long timestamp, unsigned long long seq, str invoc
 
 
 cdef list _ids(object values, str name):
-    cdef list checked
     if type(values) is list:
         for value in <list>values:
             if type(value) is not str:

@@ -82,9 +82,7 @@ _ONE_MICROSECOND = timedelta(microseconds=1)
 def check_micros(value: object, name: str) -> int:
     """Return ``value`` as an ``int`` timestamp (not a ``bool``) that fits in 64 bits."""
     if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(
-            f"{name} must be an int of microseconds, got {type(value).__name__}"
-        )
+        raise TypeError(f"{name} must be an int of microseconds, got {type(value).__name__}")
     value = int(value)
     if not MIN_MICROS <= value <= MAX_MICROS:
         raise ValueError(f"{name} must fit in a signed 64-bit integer, got {value}")
@@ -138,9 +136,7 @@ def _add_member(index: dict[str, dict[str, None]], key: str | None, member: str)
         index.setdefault(key, {})[member] = None
 
 
-def _remove_member(
-    index: dict[str, dict[str, None]], key: str | None, member: str
-) -> None:
+def _remove_member(index: dict[str, dict[str, None]], key: str | None, member: str) -> None:
     if key is None:
         return
     members = index.get(key)
@@ -166,7 +162,7 @@ def _records(chunks: Iterable[list[tuple[int, int, str, Any]]], batch_size: int)
 class _Stripe:
     """The per-invocation maps of the ids that hash to one stripe, and their lock."""
 
-    __slots__ = ("lock", "invocations", "histories", "results", "exceptions")
+    __slots__ = ("exceptions", "histories", "invocations", "lock", "results")
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -286,9 +282,7 @@ class Store:
         """
         return self._members(self._event_children, check_id(parent_event_id, "parent_event_id"))
 
-    def ids_by_workflow(
-        self, workflow_id: str | None = None, workflow_type: str | None = None
-    ) -> list[str]:
+    def ids_by_workflow(self, workflow_id: str | None = None, workflow_type: str | None = None) -> list[str]:
         """Return the ids of the invocations in a workflow, of a workflow type, or both.
 
         With neither filter, every invocation that belongs to some workflow.
@@ -361,17 +355,13 @@ class Store:
             self._time_index.update(self._time_pending)
             self._time_pending = []
 
-    def _time_slice(
-        self, start: tuple[int, int], end: int, limit: int
-    ) -> list[tuple[int, int, str, Any]]:
+    def _time_slice(self, start: tuple[int, int], end: int, limit: int) -> list[tuple[int, int, str, Any]]:
         with self._time_lock:
             self._merge_pending()
             entries = self._time_index.irange(start, (end + 1,), inclusive=(True, False))
             return list(itertools.islice(entries, limit))
 
-    def _time_entries(
-        self, start: int, end: int, chunk: int
-    ) -> Iterator[list[tuple[int, int, str, Any]]]:
+    def _time_entries(self, start: int, end: int, chunk: int) -> Iterator[list[tuple[int, int, str, Any]]]:
         """Yield the time-index entries in ``[start, end]`` in chunks, lock held per chunk."""
         position = (start, 0)
         while True:
@@ -398,9 +388,7 @@ class Store:
         batch_size = check_batch_size(batch_size)
         return _records(self._time_entries(start, end, max(batch_size, READ_CHUNK)), batch_size)
 
-    def invocations_in_range(
-        self, start: int, end: int, batch_size: int = 100
-    ) -> Iterator[list[str]]:
+    def invocations_in_range(self, start: int, end: int, batch_size: int = 100) -> Iterator[list[str]]:
         """Yield, once each, the ids of invocations with a history record in ``[start, end]``.
 
         Ids come in the order of their earliest record in the range; the time
@@ -495,9 +483,7 @@ class Store:
         with self._workflows_lock:
             return self._workflow_data.get(workflow_id, {}).get(key, default)
 
-    def add_workflow_run(
-        self, workflow_type: str, type_value: Any, workflow_id: str, run_value: Any
-    ) -> None:
+    def add_workflow_run(self, workflow_type: str, type_value: Any, workflow_id: str, run_value: Any) -> None:
         """Record a run ``workflow_id`` of ``workflow_type``; the first value stored wins.
 
         Runtime complexity: `O(1)`
@@ -666,19 +652,20 @@ def check_invariants(state: StoreState) -> None:
     only its invocation's records; the time index holds exactly the history
     records, once each, in key order; no arrival sequence is reused.
     """
-    rows = {}
+    rows: dict[str, InvocationRow] = {}
     for index, maps in enumerate(state.stripes):
         for mapping in maps:
             for invocation_id in mapping:
                 assert type(invocation_id) is str, f"id {invocation_id!r} is not a plain str"
                 assert hash(invocation_id) & state.mask == index, f"{invocation_id} in stripe {index}"
         rows.update(maps[0])
-    for column, index in enumerate(state.relations, start=2):
+    for column, relation in enumerate(state.relations, start=2):
         expected: dict[str, set[str]] = {}
         for invocation_id, row in rows.items():
-            if row[column] is not None:
-                expected.setdefault(row[column], set()).add(invocation_id)
-        actual = {key: set(members) for key, members in index.items()}
+            key = row[column]
+            if key is not None:
+                expected.setdefault(key, set()).add(invocation_id)
+        actual = {key: set(members) for key, members in relation.items()}
         assert actual == expected, f"relation index of row column {column} out of step"
     assert all(state.sub_invocations.values()), "empty sub-invocation entry kept"
     history_entries = []
@@ -693,6 +680,6 @@ def check_invariants(state: StoreState) -> None:
     history_entries.sort(key=state.entry_key)
     indexed = list(state.time_index)
     assert len(indexed) == len(history_entries), "time index and histories differ in size"
-    assert all(a is b for a, b in zip(indexed, history_entries)), "time index out of step"
+    assert all(a is b for a, b in zip(indexed, history_entries, strict=True)), "time index out of step"
     assert all(key[1] < state.next_seq for key in map(state.entry_key, indexed)), "sequence reused"
     assert len({state.entry_key(entry) for entry in indexed}) == len(indexed), "duplicate key"

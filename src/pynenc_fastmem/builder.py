@@ -46,7 +46,7 @@ def runs_tasks_in_other_processes(runner_cls: str) -> bool:
     A placeholder runner (``DummyRunner``) executes nothing, so it does not.
     """
     try:
-        return not get_subclass(BaseRunner, runner_cls).mem_compatible()
+        return not get_subclass(BaseRunner, runner_cls).mem_compatible()  # type: ignore[type-abstract]
     except RunnerNotExecutableError:
         return False
 

@@ -28,13 +28,13 @@ app = (
 )
 
 
-@app.task
+@app.task  # type: ignore[untyped-decorator]  # pynenc's overloads leave the decorator untyped
 def square(x: int) -> int:
     """Return ``x`` squared."""
     return x * x
 
 
-@app.workflow
+@app.workflow  # type: ignore[untyped-decorator]
 def sum_of_squares(n: int) -> int:
     """A small workflow: square ``0 .. n-1`` in sub-tasks and add the results."""
     invocations = [square(i) for i in range(n)]

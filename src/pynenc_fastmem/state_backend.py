@@ -19,7 +19,8 @@ from pynenc.types import Params, Result
 from ._store import Store, micros
 
 if TYPE_CHECKING:
-    from pynenc.app import AppInfo, Pynenc
+    from pynenc.app import Pynenc
+    from pynenc.app_info import AppInfo
     from pynenc.identifiers.invocation_id import InvocationId
     from pynenc.identifiers.task_id import TaskId
     from pynenc.runner.runner_context import RunnerContext
@@ -98,9 +99,7 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
         """Store ``(InvocationDTO, CallDTO)`` pairs; the batch is applied whole or not at all."""
         if not isinstance(entries, (list, tuple)):
             raise TypeError(f"entries must be a list, got {type(entries).__name__}")
-        self._store.upsert_invocations(
-            [invocation_row(entry, index) for index, entry in enumerate(entries)]
-        )
+        self._store.upsert_invocations([invocation_row(entry, index) for index, entry in enumerate(entries)])
 
     def _get_invocation(self, invocation_id: InvocationId) -> tuple[InvocationDTO, CallDTO] | None:
         """Return the stored DTO pair of ``invocation_id``, or ``None``."""
@@ -136,7 +135,9 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
             raise TypeError(
                 f"invocation_history must be an InvocationHistory, got {type(invocation_history).__name__}"
             ) from None
-        self._store.add_histories(invocation_ids, micros(moment, "invocation_history.timestamp"), invocation_history)
+        self._store.add_histories(
+            invocation_ids, micros(moment, "invocation_history.timestamp"), invocation_history
+        )
 
     def _get_history(self, invocation_id: InvocationId) -> list[InvocationHistory]:
         """Return the history of ``invocation_id`` in timestamp order."""
@@ -182,9 +183,7 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
         """Set ``key`` to ``value`` in the data of the workflow."""
         self._store.set_workflow_data(workflow_identity.workflow_id, key, value)
 
-    def get_workflow_data(
-        self, workflow_identity: WorkflowIdentity, key: str, default: Any = None
-    ) -> Any:
+    def get_workflow_data(self, workflow_identity: WorkflowIdentity, key: str, default: Any = None) -> Any:
         """Return ``key`` from the data of the workflow, or ``default``."""
         return self._store.get_workflow_data(workflow_identity.workflow_id, key, default)
 

@@ -1,4 +1,3 @@
-# ruff: noqa: F403
 """pynenc's combinations fixtures, with every combination on FastMemStateBackend.
 
 pynenc pairs each runner with one serializer. Here each runner that keeps tasks in
@@ -46,7 +45,9 @@ def fastmem_combinations() -> list:
             marks = []
             if not in_process:
                 reason = f"{runner_cls.__name__} runs tasks in child processes"
-                marks.append(pytest.mark.skip(reason=f"needs a state backend shared between processes: {reason}"))
+                marks.append(
+                    pytest.mark.skip(reason=f"needs a state backend shared between processes: {reason}")
+                )
             params.append(pytest.param(components, marks=marks, id=components.combination_id))
     return params
 

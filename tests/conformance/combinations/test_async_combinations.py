@@ -1,4 +1,3 @@
-# ruff: noqa: F403
 """pynenc's conformance tests from ``pynenc_tests.integration.combinations.test_async_combinations``, on FastMemStateBackend."""
 
 from pynenc_tests.integration.combinations.test_async_combinations import *

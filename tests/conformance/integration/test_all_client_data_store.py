@@ -1,4 +1,3 @@
-# ruff: noqa: F403
 """pynenc's conformance tests from ``pynenc_tests.integration.test_client_data_store.test_all_client_data_store``, on FastMemStateBackend."""
 
 from pynenc_tests.integration.test_client_data_store.test_all_client_data_store import *

@@ -1,4 +1,3 @@
-# ruff: noqa: F403
 """pynenc's conformance tests from ``pynenc_tests.integration.app_id_isolation.test_app_id_isolation``, on FastMemStateBackend."""
 
 from pynenc_tests.integration.app_id_isolation.test_app_id_isolation import *

@@ -1,4 +1,3 @@
-# ruff: noqa: F403
 """pynenc's conformance tests from ``pynenc_tests.integration.broker.test_queue_mismatch_policy``, on FastMemStateBackend."""
 
 from pynenc_tests.integration.broker.test_queue_mismatch_policy import *

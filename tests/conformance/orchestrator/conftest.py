@@ -1,4 +1,3 @@
-# ruff: noqa: F403
 """The task fixtures of pynenc's orchestrator integration suite."""
 
 from pynenc_tests.integration.orchestrator.conftest import *

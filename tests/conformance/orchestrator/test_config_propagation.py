@@ -1,4 +1,3 @@
-# ruff: noqa: F403
 """pynenc's conformance tests from ``pynenc_tests.integration.orchestrator.test_config_propagation``, on FastMemStateBackend."""
 
 from pynenc_tests.integration.orchestrator.test_config_propagation import *

@@ -1,4 +1,3 @@
-# ruff: noqa: F403
 """The pynmon server and client fixtures of pynenc's pynmon suite."""
 
 import functools

@@ -1,4 +1,3 @@
-# ruff: noqa: F403
 """pynenc's conformance tests from ``pynenc_tests.integration.pynmon.test_calls``, on FastMemStateBackend."""
 
 from pynenc_tests.integration.pynmon.test_calls import *

@@ -1,4 +1,3 @@
-# ruff: noqa: F403
 """pynenc's conformance tests from ``pynenc_tests.unit.orchestrator.test_all_orchestrator_instances``, on FastMemStateBackend."""
 
 from pynenc_tests.unit.orchestrator.test_all_orchestrator_instances import *

@@ -1,4 +1,3 @@
-# ruff: noqa: F403
 """pynenc's conformance tests from ``pynenc_tests.unit.broker.test_broker_all_instances``, on FastMemStateBackend."""
 
 from pynenc_tests.unit.broker.test_broker_all_instances import *

@@ -1,4 +1,3 @@
-# ruff: noqa: F403
 """pynenc's conformance tests from ``pynenc_tests.unit.client_data_store.test_client_data_store_all_instances``, on FastMemStateBackend."""
 
 from pynenc_tests.unit.client_data_store.test_client_data_store_all_instances import *

@@ -1,4 +1,3 @@
-# ruff: noqa: F403
 """pynenc's conformance tests from ``pynenc_tests.integration.workflow.state.test_deterministic_task_execution``, on FastMemStateBackend."""
 
 from pynenc_tests.integration.workflow.state.test_deterministic_task_execution import *
