@@ -487,47 +487,46 @@ cdef class Store:
 
         Runtime complexity: `O(1)`
         """
-        cdef str key = _id(invocation_id, "invocation_id")
-        cdef _Stripe stripe = self._stripe(key)
-        with stripe.lock:
-            displaced = stripe.results.get(key)
-            stripe.results[key] = value
-        del displaced
+        self._set_outcome(invocation_id, value, False)
 
     def get_result(self, invocation_id):
         """Return the result of ``invocation_id``; raise ``KeyError`` if none is stored.
 
         Runtime complexity: `O(1)`
         """
-        cdef str key = _id(invocation_id, "invocation_id")
-        cdef _Stripe stripe = self._stripe(key)
-        with stripe.lock:
-            found = PyDict_GetItem(stripe.results, key)
-            if found is not NULL:
-                return <object>found
-        raise KeyError(key)
+        return self._get_outcome(invocation_id, False)
 
     def set_exception(self, invocation_id, value):
         """Store the exception of ``invocation_id``, replacing any earlier one.
 
         Runtime complexity: `O(1)`
         """
-        cdef str key = _id(invocation_id, "invocation_id")
-        cdef _Stripe stripe = self._stripe(key)
-        with stripe.lock:
-            displaced = stripe.exceptions.get(key)
-            stripe.exceptions[key] = value
-        del displaced
+        self._set_outcome(invocation_id, value, True)
 
     def get_exception(self, invocation_id):
         """Return the exception of ``invocation_id``; raise ``KeyError`` if none is stored.
 
         Runtime complexity: `O(1)`
         """
+        return self._get_outcome(invocation_id, True)
+
+    cdef int _set_outcome(self, object invocation_id, object value, bint exception) except -1:
+        cdef str key = _id(invocation_id, "invocation_id")
+        cdef _Stripe stripe = self._stripe(key)
+        cdef dict outcomes
+        with stripe.lock:
+            # Read the map under the lock: purge swaps it for a new one.
+            outcomes = stripe.exceptions if exception else stripe.results
+            displaced = outcomes.get(key)
+            outcomes[key] = value
+        del displaced
+        return 0
+
+    cdef object _get_outcome(self, object invocation_id, bint exception):
         cdef str key = _id(invocation_id, "invocation_id")
         cdef _Stripe stripe = self._stripe(key)
         with stripe.lock:
-            found = PyDict_GetItem(stripe.exceptions, key)
+            found = PyDict_GetItem(stripe.exceptions if exception else stripe.results, key)
             if found is not NULL:
                 return <object>found
         raise KeyError(key)
