@@ -24,9 +24,15 @@ TABLE: dict[str, tuple[tuple[Any, ...], dict[int, tuple[str, list[Any]]]]] = {
     "ids_by_parent_event": (("e",), {0: ("parent_event_id", NOT_STR)}),
     "ids_by_workflow": (("w", "T"), {0: ("workflow_id", NOT_STR[1:]), 1: ("workflow_type", NOT_STR[1:])}),
     "add_histories": (
-        (["a"], 1, "r"),
-        {0: ("invocation_ids", NOT_ID_LIST), 1: ("timestamp", NOT_TIMESTAMP)},
+        (["a"], 1, "r", True),
+        {
+            0: ("invocation_ids", NOT_ID_LIST),
+            1: ("timestamp", NOT_TIMESTAMP),
+            3: ("final", [None, 1, 0, "yes"]),
+        },
     ),
+    "evict": ((1,), {0: ("limit", NOT_BATCH_SIZE)}),
+    "items": (("invocations",), {0: ("kind", [None, "invocation", 1, "HISTORIES"])}),
     "get_history": (("a",), {0: ("invocation_id", NOT_STR)}),
     "history_in_range": (
         (0, 10, 5),
@@ -108,7 +114,7 @@ def _snapshot(store: Store) -> Any:
 
 def test_every_public_method_is_in_the_table() -> None:
     public = {name for name in vars(Store) if not name.startswith("_") and callable(getattr(Store, name))}
-    assert public - set(TABLE) == {"purge", "workflow_types"}  # they take no arguments
+    assert public - set(TABLE) == {"purge", "stats", "workflow_types"}  # they take no arguments
 
 
 @pytest.mark.parametrize(("method", "position", "name", "bad"), CASES)
@@ -125,6 +131,36 @@ def test_bad_argument_is_refused_naming_it(
         if method.endswith("_in_range"):
             list(result)
     assert _snapshot(store) == before
+    store._check()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "name"),
+    [
+        ({"stripes": 3}, "stripes"),
+        ({"stripes": 0}, "stripes"),
+        ({"stripes": "16"}, "stripes"),
+        ({"retention": -1}, "retention"),
+        ({"retention": 1.5}, "retention"),
+        ({"retention": True}, "retention"),
+        ({"max_finished": -1}, "max_finished"),
+        ({"max_finished": "10"}, "max_finished"),
+        ({"clock": 5}, "clock"),
+    ],
+)
+def test_bad_store_options_are_refused_naming_them(
+    store_module: Any, arguments: dict[str, Any], name: str
+) -> None:
+    with pytest.raises((TypeError, ValueError), match=name):
+        store_module.Store(**arguments)
+
+
+def test_a_clock_that_returns_no_int_is_refused_and_changes_nothing(store_module: Any) -> None:
+    store = store_module.Store(retention=0, clock=lambda: 1.5)
+    with pytest.raises(TypeError, match=r"clock\(\)"):
+        store.add_histories(["a"], 0, "r", True)
+    assert store.get_history("a") == []
+    assert store.stats()["history_records"] == 0
     store._check()
 
 

@@ -3,6 +3,10 @@
 One state machine drives every available store implementation with the same steps,
 and after each step checks every query of each against the model (so the stores are
 also checked against each other) and runs the stores' invariant check.
+Each sequence configures retention at random (off, an age, a count or both, with a
+clock the steps move); the model does not predict which invocations are evicted, it
+checks that every store evicted the same ones, each of them finished, due and not
+readable by an unfinished parent or workflow, and that nothing else of theirs is left.
 ``FASTMEM_MODEL_EXAMPLES`` sets how many sequences run (CI uses the default).
 """
 
@@ -13,13 +17,20 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 
 from .conftest import STORE_MODULES
 
 EXAMPLES = int(os.environ.get("FASTMEM_MODEL_EXAMPLES", 300))
 IDS = [f"i{n}" for n in range(8)] + ["", "é", "e\u0301"]  # NFC and NFD look-alikes stay distinct
-KEYS = st.sampled_from(["k0", "k1", "p0", "p1", "e0", "w0", "w1"]) | st.none()
+KEYS = st.sampled_from(["k0", "k1", "p0", "p1", "e0", "w0", "w1", "i0", "i1"]) | st.none()
+WORKFLOW_IDS = ["w0", "w1", "i0"]
 TIMESTAMPS = st.integers(-5, 5) | st.sampled_from([-(2**63), 2**63 - 1, 10**15])
 BOUNDS = st.integers(-7, 7) | st.sampled_from([-(2**63), 2**63 - 1])
 WINDOW_BATCHES = st.integers(1, 4)
@@ -29,7 +40,7 @@ row_strategy = st.tuples(
     st.integers(0, 1000),
     KEYS,
     KEYS,
-    st.sampled_from([None, ("w0", "T0"), ("w1", "T0"), ("w1", "T1")]),
+    st.sampled_from([None, ("w0", "T0"), ("w1", "T0"), ("w1", "T1"), ("i0", "T0"), ("i1", "T1")]),
 )
 
 
@@ -51,7 +62,8 @@ class Model:
     def __init__(self) -> None:
         self.rows: dict[str, tuple[Any, ...]] = {}
         self.relations: list[dict[str, dict[str, None]]] = [{}, {}, {}, {}]
-        self.history: list[tuple[int, int, str, Any]] = []
+        # (timestamp, arrival, invocation_id, record, final)
+        self.history: list[tuple[int, int, str, Any, bool]] = []
         self.results: dict[str, Any] = {}
         self.exceptions: dict[str, Any] = {}
         self.data: dict[tuple[str, str], Any] = {}
@@ -66,6 +78,37 @@ class Model:
             _move(index, old[column], row[column], row[0])
         self.rows[row[0]] = row
 
+    def ids(self) -> set[str]:
+        return set(self.rows) | {entry[2] for entry in self.history}
+
+    def latest(self, inv_id: str) -> tuple[int, int, str, Any, bool] | None:
+        return max((entry for entry in self.history if entry[2] == inv_id), default=None)
+
+    def finished(self, inv_id: str) -> bool:
+        latest = self.latest(inv_id)
+        return latest is not None and latest[4]
+
+    def unfinished(self, inv_id: str) -> bool:
+        """Stored and not finished: what keeps its children and workflow members."""
+        return inv_id in self.ids() and not self.finished(inv_id)
+
+    def evict(self, inv_id: str) -> None:
+        """Forget everything of ``inv_id`` as eviction does."""
+        row = self.rows.pop(inv_id, None)
+        if row is not None:
+            for column, index in enumerate(self.relations, start=2):
+                _move(index, row[column], None, inv_id)
+            if row[4] == inv_id and inv_id in self.runs.get(row[5], {}):
+                del self.runs[row[5]][inv_id]
+                if not self.runs[row[5]]:
+                    del self.runs[row[5]]
+                    del self.types[row[5]]
+        self.history = [entry for entry in self.history if entry[2] != inv_id]
+        self.results.pop(inv_id, None)
+        self.exceptions.pop(inv_id, None)
+        self.data = {key: value for key, value in self.data.items() if key[0] != inv_id}
+        self.subs.pop(inv_id, None)
+
 
 class StoreMachine(RuleBasedStateMachine):
     """Applies each step to the model and to every store; checks all answers after each."""
@@ -75,8 +118,40 @@ class StoreMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.model = Model()
-        self.stores = [module.Store(stripes=4) for module in self.modules]
+        self.stores: list[Any] = []
         self.seq = 0
+        self.now = 0
+        self.retention: int | None = None
+        self.max_finished: int | None = None
+
+    @initialize(retention=st.none() | st.integers(0, 6), max_finished=st.none() | st.integers(0, 3))
+    def configure(self, retention: int | None, max_finished: int | None) -> None:
+        self.retention, self.max_finished = retention, max_finished
+        self.stores = [
+            module.Store(stripes=4, retention=retention, max_finished=max_finished, clock=lambda: self.now)
+            for module in self.modules
+        ]
+
+    def record_evictions(self) -> None:
+        """Check what the stores evicted in the last step, and let the model forget it."""
+        model = self.model
+        gone = [
+            {i for i in model.ids() if store.get_invocation(i) is None and store.get_history(i) == []}
+            for store in self.stores
+        ]
+        assert all(evicted == gone[0] for evicted in gone), "stores evicted different invocations"
+        for inv_id in gone[0]:
+            assert self.retention is not None or self.max_finished is not None
+            assert model.finished(inv_id), f"{inv_id} evicted unfinished"
+            row = model.rows.get(inv_id)
+            keepers = [] if row is None else [k for k in (row[2], row[4]) if k is not None and k != inv_id]
+            assert not any(model.unfinished(k) for k in keepers), f"{inv_id} evicted from a running reader"
+            if self.max_finished is None:
+                assert self.retention is not None
+                latest = model.latest(inv_id)
+                assert latest is not None and latest[0] < self.now - self.retention, f"{inv_id} not due"
+        for inv_id in gone[0]:
+            model.evict(inv_id)
 
     def each(self, method: str, *args: Any) -> list[Any]:
         return [getattr(store, method)(*args) for store in self.stores]
@@ -103,25 +178,36 @@ class StoreMachine(RuleBasedStateMachine):
             with pytest.raises((TypeError, ValueError)):
                 store.upsert_invocations(rows)
 
-    @rule(ids=st.lists(st.sampled_from(IDS), max_size=3), timestamp=TIMESTAMPS)
-    def add_histories(self, ids: list[str], timestamp: int) -> None:
+    @rule(ids=st.lists(st.sampled_from(IDS), max_size=3), timestamp=TIMESTAMPS, final=st.booleans())
+    def add_histories(self, ids: list[str], timestamp: int, final: bool) -> None:
         record = f"r{self.seq}"
-        self.each("add_histories", ids, timestamp, record)
+        self.each("add_histories", ids, timestamp, record, final)
         for inv_id in ids:
-            self.model.history.append((timestamp, self.seq, inv_id, record))
+            self.model.history.append((timestamp, self.seq, inv_id, record, final))
             self.seq += 1
+        self.record_evictions()
 
-    @rule(inv_id=st.sampled_from(IDS), value=st.integers(), exception=st.booleans())
+    @rule(step=st.integers(0, 4) | st.just(2**40))
+    def advance_clock(self, step: int) -> None:
+        self.now += step
+
+    @rule(limit=st.integers(1, 5))
+    def evict(self, limit: int) -> None:
+        counts = self.each("evict", limit)
+        assert len(set(counts)) == 1
+        self.record_evictions()
+
+    @rule(inv_id=st.sampled_from(IDS), value=st.integers() | st.text(max_size=3), exception=st.booleans())
     def set_outcome(self, inv_id: str, value: int, exception: bool) -> None:
         self.each("set_exception" if exception else "set_result", inv_id, value)
         (self.model.exceptions if exception else self.model.results)[inv_id] = value
 
-    @rule(workflow=st.sampled_from(["w0", "w1"]), key=st.sampled_from(["a", "b"]), value=st.integers())
+    @rule(workflow=st.sampled_from(WORKFLOW_IDS), key=st.sampled_from(["a", "b"]), value=st.integers())
     def set_workflow_data(self, workflow: str, key: str, value: int) -> None:
         self.each("set_workflow_data", workflow, key, value)
         self.model.data[(workflow, key)] = value
 
-    @rule(workflow_type=st.sampled_from(["T0", "T1"]), workflow=st.sampled_from(["w0", "w1", "w2"]))
+    @rule(workflow_type=st.sampled_from(["T0", "T1"]), workflow=st.sampled_from([*WORKFLOW_IDS, "w2"]))
     def add_workflow_run(self, workflow_type: str, workflow: str) -> None:
         self.each(
             "add_workflow_run", workflow_type, f"type-{workflow_type}", workflow, (workflow_type, workflow)
@@ -129,7 +215,7 @@ class StoreMachine(RuleBasedStateMachine):
         self.model.types.setdefault(workflow_type, f"type-{workflow_type}")
         self.model.runs.setdefault(workflow_type, {}).setdefault(workflow, (workflow_type, workflow))
 
-    @rule(workflow=st.sampled_from(["w0", "w1"]), inv_id=st.sampled_from(IDS))
+    @rule(workflow=st.sampled_from(WORKFLOW_IDS), inv_id=st.sampled_from(IDS))
     def add_sub_invocation(self, workflow: str, inv_id: str) -> None:
         self.each("add_sub_invocation", workflow, inv_id)
         self.model.subs.setdefault(workflow, {})[inv_id] = None
@@ -151,10 +237,10 @@ class StoreMachine(RuleBasedStateMachine):
             for inv_id in IDS:
                 row = model.rows.get(inv_id)
                 assert store.get_invocation(inv_id) == (None if row is None else row[1])
-            for key in ["k0", "k1", "p0", "p1", "e0", "w0", "w1"]:
+            for key in ["k0", "k1", "p0", "p1", "e0", "w0", "w1", "i0", "i1"]:
                 assert store.child_ids(key) == list(model.relations[0].get(key, ()))
                 assert store.ids_by_parent_event(key) == list(model.relations[1].get(key, ()))
-            for workflow in ["w0", "w1", None]:
+            for workflow in [*WORKFLOW_IDS, None]:
                 for workflow_type in ["T0", "T1", None]:
                     expected = {
                         i
@@ -201,7 +287,7 @@ class StoreMachine(RuleBasedStateMachine):
                     else:
                         with pytest.raises(KeyError):
                             getattr(store, method)(inv_id)
-            for workflow in ["w0", "w1"]:
+            for workflow in WORKFLOW_IDS:
                 for key in ["a", "b"]:
                     assert store.get_workflow_data(workflow, key, "none") == model.data.get(
                         (workflow, key), "none"
@@ -220,6 +306,27 @@ class StoreMachine(RuleBasedStateMachine):
                 v for k, v in model.runners.items() if "run" in k
             )
             store._check()
+
+    @invariant()
+    def stats_match(self) -> None:
+        model = self.model
+        expected = {
+            "invocations": len(model.rows),
+            "finished": sum(model.finished(i) for i in model.ids()),
+            "results": len(model.results),
+            "exceptions": len(model.exceptions),
+            "value_bytes": sum(
+                len(v) for v in [*model.results.values(), *model.exceptions.values()] if isinstance(v, str)
+            ),
+            "workflows": len(model.relations[2]),
+            "history_records": len(model.history),
+            "runner_contexts": len(model.runners),
+        }
+        answers = [store.stats() for store in self.stores]
+        for answer in answers:
+            assert {key: answer[key] for key in expected} == expected
+            assert answer["held"] <= answer["finished"]
+        assert len({(a["held"], a["evictions"]) for a in answers}) == 1
 
 
 def test_every_store_follows_the_model() -> None:

@@ -12,7 +12,9 @@ write displaces are released after the locks, so no user code runs under them.
 
 A history record is held in an ``_Entry``: its timestamp and arrival sequence
 as C integers beside the invocation id and the record, one 64-byte object that
-both the invocation's history and the time index point at.
+both the invocation's history and the time index point at. As in the twin, the
+sequence's lowest bit says whether the record was final, and retention keeps an
+eviction queue of final entries.
 """
 
 cimport cython
@@ -36,13 +38,19 @@ from cpython.object cimport Py_EQ, Py_GT, Py_LE, Py_LT, Py_NE, PyObject
 from libc.limits cimport ULLONG_MAX
 
 import itertools
+from collections import deque
 from datetime import UTC
 
 from sortedcontainers import SortedList
 
 from ._store_py import (
     DEFAULT_STRIPES,
+    EVICTIONS_PER_FINAL,
+    ITEM_KINDS,
     READ_CHUNK,
+    check_count,
+    check_flag,
+    check_store_options,
     StoreState,
     check_invariants,
     MAX_MICROS,
@@ -57,6 +65,8 @@ from ._store_py import (
 from ._store_py import micros as _python_micros
 
 import_datetime()
+
+cdef object _MISSING = object()
 
 cdef extern from *:
     """
@@ -175,6 +185,13 @@ cdef list _ids(object values, str name):
     return check_ids(values, name)
 
 
+cdef inline Py_ssize_t _value_size(object value):
+    """``_store_py.value_size``: the length of a ``str`` or ``bytes`` value, else 0."""
+    if type(value) is str or type(value) is bytes:
+        return len(value)
+    return 0
+
+
 cdef class _Stripe:
     """The per-invocation maps of the ids that hash to one stripe, and their lock."""
 
@@ -183,12 +200,21 @@ cdef class _Stripe:
     cdef dict histories
     cdef dict results
     cdef dict exceptions
+    # how many histories here end in a final record; _value_size of results and exceptions
+    cdef Py_ssize_t finished
+    cdef Py_ssize_t value_bytes
 
     def __cinit__(self):
+        self.clear()
+
+    cdef void clear(self):
+        """Drop every map and counter; call with the lock held."""
         self.invocations = {}
         self.histories = {}
         self.results = {}
         self.exceptions = {}
+        self.finished = 0
+        self.value_bytes = 0
 
 
 @cython.final
@@ -197,7 +223,22 @@ cdef class Store:
 
     :param int stripes: number of lock stripes for the per-invocation maps,
         a power of two.
+    :param retention: evict a finished invocation once its final record is
+        more than this many microseconds older than ``clock()``; ``None`` keeps it.
+    :param max_finished: evict the oldest finished invocations beyond this
+        many; ``None`` sets no limit.
+    :param clock: returns the time now in microseconds; the wall clock by default.
     """
+
+    #: Bytes of the store's own structures per item (not the values), measured with
+    #: tracemalloc for 50k invocations in workflows with six history records each.
+    ITEM_BYTES = {
+        "invocations": 382,
+        "history_records": 98,
+        "results": 33,
+        "exceptions": 33,
+        "runner_contexts": 38,
+    }
 
     cdef tuple _stripes
     cdef Py_hash_t _mask
@@ -217,10 +258,23 @@ cdef class Store:
     cdef object _time_index
     cdef list _time_pending
     cdef dict _runner_contexts
+    cdef object _retention
+    cdef object _max_finished
+    cdef object _clock
+    cdef bint _evicting
+    # Eviction (time lock): final entries by key, which may have gone stale; entries kept
+    # because an unfinished invocation can read them, by its id; entries to reconsider first.
+    cdef object _eviction_queue
+    cdef dict _held
+    cdef dict _holders
+    cdef object _ready
+    cdef Py_ssize_t _evictions
 
-    def __init__(self, stripes=DEFAULT_STRIPES):
-        if not isinstance(stripes, int) or stripes < 1 or stripes & (stripes - 1):
-            raise ValueError(f"stripes must be a power of two >= 1, got {stripes!r}")
+    def __init__(self, stripes=DEFAULT_STRIPES, retention=None, max_finished=None, clock=None):
+        stripes, self._retention, self._max_finished, self._clock = check_store_options(
+            stripes, retention, max_finished, clock
+        )
+        self._evicting = self._retention is not None or self._max_finished is not None
         self._mask = stripes - 1
         self._stripes = tuple([_Stripe() for _ in range(stripes)])
         self._seq = 0
@@ -238,6 +292,11 @@ cdef class Store:
         self._time_index = SortedList()
         self._time_pending = []
         self._runner_contexts = {}
+        self._eviction_queue = SortedList()
+        self._held = {}
+        self._holders = {}
+        self._ready = deque()
+        self._evictions = 0
 
     cdef inline _Stripe _stripe(self, str invocation_id):
         return <_Stripe>self._stripes[hash(invocation_id) & self._mask]
@@ -282,28 +341,27 @@ cdef class Store:
                 found = PyDict_GetItem(stripe.invocations, row[0])
                 if found is NULL:
                     stripe.invocations[row[0]] = row
-                    self._reindex(None, row)
+                    self._reindex(<str>row[0], None, row)
                 else:
                     # Own the borrowed old row before the assignment below drops the dict's reference.
                     old = <tuple><object>found
                     displaced.append(old)
                     stripe.invocations[row[0]] = row
-                    self._reindex(old, row)
+                    self._reindex(<str>row[0], old, row)
         finally:
             self._relations_lock.release()
             for stripe in stripes:
                 stripe.lock.release()
         del displaced
 
-    cdef void _reindex(self, object old, tuple row):
-        """Move ``row``'s id in each relation index whose key changed; ``old`` is None if new."""
-        cdef str invocation_id = row[0]
+    cdef void _reindex(self, str invocation_id, object old, object row):
+        """Move ``invocation_id`` in each relation index whose key changed; None for no row."""
         cdef Py_ssize_t column
         cdef tuple indexes = (
             self._children, self._event_children, self._workflow_members, self._workflow_type_members
         )
         for column in range(2, 6):
-            key = row[column]
+            key = None if row is None else (<tuple>row)[column]
             old_key = None if old is None else (<tuple>old)[column]
             if old_key != key:
                 _remove_member(indexes[column - 2], old_key, invocation_id)
@@ -377,43 +435,63 @@ cdef class Store:
 
     # Histories and the time index
 
-    def add_histories(self, invocation_ids, timestamp, record):
+    def add_histories(self, invocation_ids, timestamp, record, final=False):
         """Append ``record`` at ``timestamp`` to the history of each invocation.
 
         Each history stays in timestamp order, ties in arrival order. Each
-        (invocation, record) pair also enters the time index once.
+        (invocation, record) pair also enters the time index once. An
+        invocation whose latest record was added with ``final=True`` is
+        finished; with retention configured, adding final records then evicts
+        up to ``EVICTIONS_PER_FINAL`` due invocations per record (see ``evict``).
 
         Runtime complexity: amortised `O(log(n))` per invocation for `n` records
         """
         cdef list ids = _ids(invocation_ids, "invocation_ids")
         cdef long long at = _micros(timestamp, "timestamp")
+        cdef unsigned long long flag = check_flag(final, "final")
+        cdef bint evicting = flag and self._evicting
+        now = self._now() if evicting else 0
         cdef list stripes = self._stripes_of(ids)
         cdef _Stripe stripe
         cdef list history
-        cdef _Entry entry
+        cdef _Entry entry, last
         cdef str invocation_id
+        cdef bint latest
         for stripe in stripes:
             stripe.lock.acquire()
         self._time_lock.acquire()
         try:
             for invocation_id in ids:
-                entry = _entry(at, self._seq, invocation_id, record)
-                self._seq += 1
+                entry = _entry(at, self._seq | flag, invocation_id, record)
+                self._seq += 2
                 stripe = self._stripe(invocation_id)
                 found = PyDict_GetItem(stripe.histories, invocation_id)
+                latest = True
                 if found is NULL:
                     stripe.histories[invocation_id] = [entry]
+                    stripe.finished += flag
                 else:
                     history = <list><object>found
-                    if (<_Entry>history[len(history) - 1]).timestamp <= at:
+                    last = <_Entry>history[len(history) - 1]
+                    if last.timestamp <= at:
+                        if last.seq & 1:
+                            stripe.finished -= 1
+                            if self._holders:
+                                self._unhold(invocation_id)
+                        stripe.finished += flag
                         history.append(entry)
                     else:
                         _insort(history, entry)
+                        latest = False
+                if flag and latest and self._evicting:
+                    self._eviction_queue.add(entry)
                 self._time_pending.append(entry)
         finally:
             self._time_lock.release()
             for stripe in stripes:
                 stripe.lock.release()
+        if evicting:
+            self._evict(now, EVICTIONS_PER_FINAL * len(ids))
 
     def get_history(self, invocation_id):
         """Return the history records of ``invocation_id`` in timestamp order.
@@ -514,12 +592,17 @@ cdef class Store:
         cdef str key = _id(invocation_id, "invocation_id")
         cdef _Stripe stripe = self._stripe(key)
         cdef dict outcomes
+        cdef Py_ssize_t size = _value_size(value)
         with stripe.lock:
             # Read the map under the lock: purge swaps it for a new one.
             outcomes = stripe.exceptions if exception else stripe.results
-            displaced = outcomes.get(key)
+            found = PyDict_GetItem(outcomes, key)
+            if found is not NULL:
+                # Own the borrowed value before the assignment below drops the dict's reference.
+                displaced = <object>found
+                size -= _value_size(displaced)
             outcomes[key] = value
-        del displaced
+            stripe.value_bytes += size
         return 0
 
     cdef object _get_outcome(self, object invocation_id, bint exception):
@@ -649,44 +732,267 @@ cdef class Store:
         with self._runners_lock:
             return [ctx for rid, ctx in self._runner_contexts.items() if partial_id in rid]
 
-    # Whole store
+    # Retention
 
-    def purge(self):
-        """Remove everything the store holds.
+    def evict(self, limit=EVICTIONS_PER_FINAL):
+        """Evict up to ``limit`` due finished invocations, oldest final record first.
 
-        Runtime complexity: `O(1)` under the locks; the old contents are freed after.
+        A finished invocation is due when its final record is more than
+        ``retention`` microseconds older than ``clock()``, or while more than
+        ``max_finished`` invocations are finished and not held. Eviction removes its row,
+        history (from the time index too), result, exception and index
+        entries, and, for a workflow's root invocation, the workflow's data,
+        sub-invocations and run. An invocation is kept, however due, while
+        its parent or its workflow's root is stored and not finished (they may
+        still read it); it is evicted after that one goes. Writes of final
+        records call this; call it yourself to evict while nothing is written.
+
+        Runtime complexity: `O(limit * (r + 1) * log(n))` for `r` records per
+        invocation and `n` records in the store
+
+        :param int limit: how many queued invocations to consider at most
+        :return: how many invocations were evicted
         """
-        cdef _Stripe stripe
+        cdef Py_ssize_t count = check_count(limit, "limit")
+        return self._evict(self._now(), count) if self._evicting else 0
+
+    cdef object _now(self):
+        return check_micros(self._clock(), "clock()")
+
+    cdef Py_ssize_t _evict(self, object now, Py_ssize_t count) except -1:
+        cdef Py_ssize_t evicted
         cdef list displaced = []
+        self._lock_all()
+        try:
+            evicted = self._evict_locked(now, count, displaced)
+        finally:
+            self._unlock_all()
+        del displaced
+        return evicted
+
+    cdef void _lock_all(self):
+        cdef _Stripe stripe
         for stripe in self._stripes:
             stripe.lock.acquire()
         self._relations_lock.acquire()
         self._workflows_lock.acquire()
         self._time_lock.acquire()
         self._runners_lock.acquire()
+
+    cdef void _unlock_all(self):
+        cdef _Stripe stripe
+        self._runners_lock.release()
+        self._time_lock.release()
+        self._workflows_lock.release()
+        self._relations_lock.release()
+        for stripe in self._stripes:
+            stripe.lock.release()
+
+    cdef Py_ssize_t _evict_locked(self, object now, Py_ssize_t limit, list displaced) except -1:
+        cutoff = None if self._retention is None else now - self._retention
+        max_finished = self._max_finished
+        cdef Py_ssize_t finished = 0, evicted = 0, _
+        cdef _Stripe stripe
+        cdef _Entry entry
+        for stripe in self._stripes:
+            finished += stripe.finished
+        self._merge_pending()
+        queue = self._eviction_queue
+        ready = self._ready
+        for _ in range(limit):
+            if ready:
+                entry = ready.popleft()
+            elif queue and (
+                (max_finished is not None and finished - len(self._holders) > max_finished)
+                or (cutoff is not None and (<_Entry>queue[0]).timestamp < cutoff)
+            ):
+                entry = queue.pop(0)
+            else:
+                break
+            invocation_id = entry.invocation_id
+            stripe = self._stripe(invocation_id)
+            history = stripe.histories.get(invocation_id)
+            if not history or history[len(history) - 1] is not entry:
+                continue  # no longer its latest record: queued again if it finishes again
+            row = stripe.invocations.get(invocation_id)
+            keeper = self._keeper(invocation_id, row)
+            if keeper is not None:
+                held = self._held.get(keeper)
+                if held is None:
+                    self._held[keeper] = {invocation_id: entry}
+                else:
+                    (<dict>held)[invocation_id] = entry
+                self._holders[invocation_id] = keeper
+                continue
+            self._remove(invocation_id, stripe, row, displaced)
+            finished -= 1
+            evicted += 1
+        return evicted
+
+    cdef object _keeper(self, str invocation_id, object row):
+        """The stored, unfinished parent or workflow root of ``invocation_id``, if any."""
+        cdef _Stripe stripe
+        if row is None:
+            return None
+        for other in ((<tuple>row)[2], (<tuple>row)[4]):
+            if other is None or other == invocation_id:
+                continue
+            stripe = self._stripe(<str>other)
+            history = stripe.histories.get(other)
+            if history:
+                unfinished = ((<_Entry>(<list>history)[len(<list>history) - 1]).seq & 1) == 0
+            else:
+                unfinished = other in stripe.invocations
+            if unfinished:
+                return other
+        return None
+
+    cdef int _remove(self, str invocation_id, _Stripe stripe, object row, list displaced) except -1:
+        """Remove everything of the finished ``invocation_id``; call with every lock held."""
+        if row is not None:
+            del stripe.invocations[invocation_id]
+            self._reindex(invocation_id, row, None)
+        history = stripe.histories.pop(invocation_id)
+        for entry in history:
+            self._time_index.remove(entry)
+        stripe.finished -= 1
+        result = stripe.results.pop(invocation_id, _MISSING)
+        exception = stripe.exceptions.pop(invocation_id, _MISSING)
+        stripe.value_bytes -= _value_size(result) + _value_size(exception)
+        displaced.append((row, history, result, exception))
+        displaced.append(self._workflow_data.pop(invocation_id, None))
+        displaced.append(self._sub_invocations.pop(invocation_id, None))
+        if row is not None and (<tuple>row)[4] == invocation_id:
+            workflow_type = (<tuple>row)[5]
+            runs = self._workflow_runs.get(workflow_type)
+            if runs is not None:
+                displaced.append((<dict>runs).pop(invocation_id, None))
+                if not runs:
+                    del self._workflow_runs[workflow_type]
+                    displaced.append(self._workflow_types.pop(workflow_type))
+        held = self._held.pop(invocation_id, None)
+        if held is not None:
+            for held_id in <dict>held:
+                del self._holders[held_id]
+            self._ready.extend((<dict>held).values())
+        self._evictions += 1
+        return 0
+
+    # Whole store
+
+    def stats(self):
+        """Return counts of what the store holds, and an estimate of its bytes.
+
+        ``invocations`` counts upserted rows; ``finished`` the invocations whose
+        latest record is final; ``held`` the due finished ones kept for an
+        unfinished parent or workflow (not counted against ``max_finished``);
+        ``workflows`` the workflow ids with a stored member; ``value_bytes`` the
+        length of ``str``/``bytes`` results and exceptions. ``bytes`` adds to it
+        the store's own structures per item (``ITEM_BYTES``), not the size of
+        other stored values.
+
+        Runtime complexity: `O(s)` for `s` stripes, whatever the store's size
+        """
+        cdef _Stripe stripe
+        cdef Py_ssize_t invocations = 0, finished = 0, results = 0, exceptions = 0, value_bytes = 0
+        for stripe in self._stripes:
+            with stripe.lock:
+                invocations += len(stripe.invocations)
+                finished += stripe.finished
+                results += len(stripe.results)
+                exceptions += len(stripe.exceptions)
+                value_bytes += stripe.value_bytes
+        counts = {
+            "invocations": invocations,
+            "finished": finished,
+            "results": results,
+            "exceptions": exceptions,
+            "value_bytes": value_bytes,
+        }
+        with self._relations_lock:
+            counts["workflows"] = len(self._workflow_members)
+        with self._time_lock:
+            counts["history_records"] = len(self._time_index) + len(self._time_pending)
+            counts["held"] = len(self._holders)
+            counts["evictions"] = self._evictions
+        with self._runners_lock:
+            counts["runner_contexts"] = len(self._runner_contexts)
+        counts["bytes"] = value_bytes + sum(
+            counts[kind] * size for kind, size in self.ITEM_BYTES.items()
+        )
+        return counts
+
+    def items(self, kind):
+        """Yield everything of one ``kind`` the store holds, in lists read under one lock each.
+
+        ``invocations``, ``results``, ``exceptions``, ``runner_contexts``:
+        ``(id, value)`` pairs; ``histories``: ``(invocation_id, record)`` in
+        time-index order; ``workflow_data``: ``(workflow_id, key, value)``;
+        ``sub_invocations``: ``(workflow_id, invocation_id)``. A list is a
+        consistent snapshot of its part; writes made meanwhile may or may not
+        appear in later lists.
+
+        Runtime complexity: `O(n)` for `n` items, in lists of at most ``READ_CHUNK``
+        or one stripe
+        """
+        if kind not in ITEM_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(ITEM_KINDS)}, got {kind!r}")
+        return self._items(kind)
+
+    def _items(self, str kind):
+        cdef _Stripe stripe
+        cdef _Entry entry
+        if kind == "histories":
+            for entries in self._time_entries(MIN_MICROS, MAX_MICROS, READ_CHUNK):
+                yield [(entry.invocation_id, entry.record) for entry in entries]
+        elif kind == "workflow_data" or kind == "sub_invocations":
+            with self._workflows_lock:
+                source = self._workflow_data if kind == "workflow_data" else self._sub_invocations
+                snapshot = [(key, list(values.items())) for key, values in source.items()]
+            if kind == "workflow_data":
+                yield [(workflow_id, k, v) for workflow_id, pairs in snapshot for k, v in pairs]
+            else:
+                yield [(workflow_id, k) for workflow_id, pairs in snapshot for k, _ in pairs]
+        elif kind == "runner_contexts":
+            with self._runners_lock:
+                chunk = list(self._runner_contexts.items())
+            yield chunk
+        else:
+            for stripe in self._stripes:
+                with stripe.lock:
+                    if kind == "invocations":
+                        chunk = [(inv_id, row[1]) for inv_id, row in stripe.invocations.items()]
+                    elif kind == "results":
+                        chunk = list(stripe.results.items())
+                    else:
+                        chunk = list(stripe.exceptions.items())
+                if chunk:
+                    yield chunk
+
+    def purge(self):
+        """Remove everything the store holds, and reset the eviction count.
+
+        Runtime complexity: `O(1)` under the locks; the old contents are freed after.
+        """
+        cdef _Stripe stripe
+        cdef list displaced = []
+        self._lock_all()
         try:
             for stripe in self._stripes:
                 displaced.append((stripe.invocations, stripe.histories, stripe.results, stripe.exceptions))
-                stripe.invocations = {}
-                stripe.histories = {}
-                stripe.results = {}
-                stripe.exceptions = {}
+                stripe.clear()
             displaced.append(
                 (
                     self._children, self._event_children, self._workflow_members,
                     self._workflow_type_members, self._workflow_types, self._workflow_runs,
                     self._sub_invocations, self._workflow_data, self._time_index,
-                    self._time_pending, self._runner_contexts,
+                    self._time_pending, self._runner_contexts, self._eviction_queue,
+                    self._held, self._holders, self._ready,
                 )
             )
             self._clear_shared()
         finally:
-            self._runners_lock.release()
-            self._time_lock.release()
-            self._workflows_lock.release()
-            self._relations_lock.release()
-            for stripe in self._stripes:
-                stripe.lock.release()
+            self._unlock_all()
         del displaced
 
     def _check(self):
@@ -707,6 +1013,8 @@ cdef class Store:
                 (stripe.invocations, stripe.histories, stripe.results, stripe.exceptions)
                 for stripe in self._stripes
             ],
+            counters=[(stripe.finished, stripe.value_bytes) for stripe in self._stripes],
+            eviction_entries=self._eviction_entries() if self._evicting else None,
             relations=[
                 self._children,
                 self._event_children,
@@ -719,6 +1027,22 @@ cdef class Store:
             entry_key=_entry_key,
             entry_invocation=_entry_invocation,
         )
+
+    def _eviction_entries(self):
+        self._eviction_queue._check()
+        held = [entry for entries in self._held.values() for entry in entries.values()]
+        assert len(held) == len(self._holders), "held entries and holders differ"
+        return [*self._eviction_queue, *self._ready], held
+
+    cdef int _unhold(self, str invocation_id) except -1:
+        """Forget the held entry of ``invocation_id``, no longer its latest; call with the time lock."""
+        keeper = self._holders.pop(invocation_id, None)
+        if keeper is not None:
+            bucket = <dict>self._held[keeper]
+            del bucket[invocation_id]
+            if not bucket:
+                del self._held[keeper]
+        return 0
 
 
 def _entry_key(_Entry entry):

@@ -17,17 +17,25 @@ History records enter a per-invocation list (appended when in order, inserted
 otherwise) and the time index: a ``SortedList`` keyed by (timestamp, arrival
 sequence) fed through a pending buffer, so a write costs an append and the
 sorting is paid in bulk when a range query or ``_check`` next needs it.
+
+An invocation is finished when its latest history record was written with
+``final=True``; the flag is the lowest bit of the record's arrival sequence, so
+it costs no memory. With retention configured, finished invocations also enter
+an eviction queue ordered by (timestamp, sequence) of their final record, and
+each write of a final record evicts a few of the oldest due ones (see ``evict``).
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
+import time
 from bisect import insort
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from sortedcontainers import SortedList
 
@@ -39,6 +47,21 @@ DEFAULT_STRIPES = 16
 
 # Range queries read the time index this many entries per lock, whatever the batch size.
 READ_CHUNK = 1024
+
+# A write of final records evicts up to this many invocations per final record it adds,
+# so eviction keeps ahead of new finished invocations and drains a backlog step by step.
+EVICTIONS_PER_FINAL = 2
+
+#: The kinds of item ``Store.items`` yields.
+ITEM_KINDS = (
+    "invocations",
+    "histories",
+    "results",
+    "exceptions",
+    "workflow_data",
+    "sub_invocations",
+    "runner_contexts",
+)
 
 _MISSING = object()
 
@@ -101,13 +124,44 @@ def micros(moment: object, name: str) -> int:
     return (moment - _EPOCH) // _ONE_MICROSECOND
 
 
+def check_count(value: object, name: str, minimum: int = 1) -> int:
+    """Return ``value`` if it is an ``int`` (not a ``bool``) of at least ``minimum``."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
 def check_batch_size(value: object) -> int:
     """Return ``value`` if it is an ``int`` of at least 1."""
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"batch_size must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"batch_size must be >= 1, got {value}")
+    return check_count(value, "batch_size")
+
+
+def check_flag(value: object, name: str) -> bool:
+    """Return ``value`` if it is a ``bool``."""
+    if type(value) is not bool:
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
     return value
+
+
+def check_optional_count(value: object, name: str) -> int | None:
+    """Return ``value``, ``None`` or an ``int >= 0``, as in :func:`check_count`."""
+    return None if value is None else check_count(value, name, 0)
+
+
+def wall_clock_micros() -> int:
+    """The time now, as integer microseconds since the epoch: the store's default clock."""
+    return time.time_ns() // 1000
+
+
+def value_size(value: object) -> int:
+    """The length of a ``str`` or ``bytes`` value (a serialized result); 0 for other values.
+
+    Only exact built-in types are measured, so no user code runs.
+    """
+    kind = type(value)
+    return len(value) if kind is str or kind is bytes else 0  # type: ignore[arg-type]
 
 
 def check_row(row: object, index: int) -> InvocationRow:
@@ -162,16 +216,40 @@ def _records(chunks: Iterable[list[tuple[int, int, str, Any]]], batch_size: int)
 class _Stripe:
     """The per-invocation maps of the ids that hash to one stripe, and their lock."""
 
-    __slots__ = ("exceptions", "histories", "invocations", "lock", "results")
+    __slots__ = ("exceptions", "finished", "histories", "invocations", "lock", "results", "value_bytes")
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        self.clear()
+
+    def clear(self) -> None:
+        """Drop every map and counter; call with the lock held."""
         # invocation_id -> InvocationRow as last upserted
         self.invocations: dict[str, InvocationRow] = {}
         # invocation_id -> [(timestamp, seq, invocation_id, record)] in key order
         self.histories: dict[str, list[tuple[int, int, str, Any]]] = {}
         self.results: dict[str, Any] = {}
         self.exceptions: dict[str, Any] = {}
+        # how many histories here end in a final record
+        self.finished = 0
+        # value_size() of the results and exceptions held here
+        self.value_bytes = 0
+
+
+def check_store_options(
+    stripes: object, retention: object, max_finished: object, clock: object
+) -> tuple[int, int | None, int | None, Callable[[], int]]:
+    """Validate ``Store``'s arguments; return them with the default clock filled in."""
+    if not isinstance(stripes, int) or stripes < 1 or stripes & (stripes - 1):
+        raise ValueError(f"stripes must be a power of two >= 1, got {stripes!r}")
+    if clock is not None and not callable(clock):
+        raise TypeError(f"clock must be callable, got {type(clock).__name__}")
+    return (
+        stripes,
+        check_optional_count(retention, "retention"),
+        check_optional_count(max_finished, "max_finished"),
+        wall_clock_micros if clock is None else clock,
+    )
 
 
 class Store:
@@ -179,11 +257,34 @@ class Store:
 
     :param int stripes: number of lock stripes for the per-invocation maps,
         a power of two.
+    :param retention: evict a finished invocation once its final record is
+        more than this many microseconds older than ``clock()``; ``None`` keeps it.
+    :param max_finished: evict the oldest finished invocations beyond this
+        many; ``None`` sets no limit.
+    :param clock: returns the time now in microseconds; the wall clock by default.
     """
 
-    def __init__(self, stripes: int = DEFAULT_STRIPES) -> None:
-        if not isinstance(stripes, int) or stripes < 1 or stripes & (stripes - 1):
-            raise ValueError(f"stripes must be a power of two >= 1, got {stripes!r}")
+    #: Bytes of the store's own structures per item (not the values), measured with
+    #: tracemalloc for 50k invocations in workflows with six history records each.
+    ITEM_BYTES: ClassVar[dict[str, int]] = {
+        "invocations": 385,
+        "history_records": 137,
+        "results": 33,
+        "exceptions": 33,
+        "runner_contexts": 38,
+    }
+
+    def __init__(
+        self,
+        stripes: int = DEFAULT_STRIPES,
+        retention: int | None = None,
+        max_finished: int | None = None,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
+        stripes, self._retention, self._max_finished, self._clock = check_store_options(
+            stripes, retention, max_finished, clock
+        )
+        self._evicting = self._retention is not None or self._max_finished is not None
         self._mask = stripes - 1
         self._stripes = tuple(_Stripe() for _ in range(stripes))
         self._relations_lock = threading.Lock()
@@ -205,6 +306,14 @@ class Store:
         self._time_index: SortedList = SortedList()
         self._time_pending: list[tuple[int, int, str, Any]] = []
         self._runner_contexts: dict[str, Any] = {}
+        # Eviction (time lock): final entries by key, which may have gone stale; entries
+        # kept because an unfinished invocation can read them, by that invocation's id;
+        # entries whose keeper went, to reconsider first.
+        self._eviction_queue: SortedList = SortedList()
+        self._held: dict[str, dict[str, tuple[int, int, str, Any]]] = {}
+        self._holders: dict[str, str] = {}  # held invocation id -> the id that keeps it
+        self._ready: deque[tuple[int, int, str, Any]] = deque()
+        self._evictions = 0
 
     def _stripe(self, invocation_id: str) -> _Stripe:
         return self._stripes[hash(invocation_id) & self._mask]
@@ -214,6 +323,13 @@ class Store:
         mask = self._mask
         for index in sorted({hash(inv_id) & mask for inv_id in invocation_ids}):
             stack.enter_context(self._stripes[index].lock)
+
+    def _lock_all(self, stack: ExitStack) -> None:
+        """Enter every lock, in the global order."""
+        for stripe in self._stripes:
+            stack.enter_context(stripe.lock)
+        for lock in (self._relations_lock, self._workflows_lock, self._time_lock, self._runners_lock):
+            stack.enter_context(lock)
 
     # Invocations and their relations
 
@@ -241,15 +357,14 @@ class Store:
                 invocations[invocation_id] = row
                 if old is not None:
                     displaced.append(old)
-                self._reindex(old, row)
+                self._reindex(invocation_id, old, row)
         del displaced
 
-    def _reindex(self, old: InvocationRow | None, row: InvocationRow) -> None:
-        """Move ``row``'s id in each relation index whose key changed; ``old`` is None if new."""
-        invocation_id = row[0]
+    def _reindex(self, invocation_id: str, old: InvocationRow | None, row: InvocationRow | None) -> None:
+        """Move ``invocation_id`` in each relation index whose key changed; None for no row."""
         indexes = (self._children, self._event_children, self._workflow_members, self._workflow_type_members)
         for column, index in enumerate(indexes, start=2):
-            key = row[column]
+            key = None if row is None else row[column]
             old_key = None if old is None else old[column]
             if old_key != key:
                 _remove_member(index, old_key, invocation_id)
@@ -315,29 +430,47 @@ class Store:
 
     # Histories and the time index
 
-    def add_histories(self, invocation_ids: Sequence[str], timestamp: int, record: Any) -> None:
+    def add_histories(
+        self, invocation_ids: Sequence[str], timestamp: int, record: Any, final: bool = False
+    ) -> None:
         """Append ``record`` at ``timestamp`` to the history of each invocation.
 
         Each history stays in timestamp order, ties in arrival order. Each
-        (invocation, record) pair also enters the time index once.
+        (invocation, record) pair also enters the time index once. An
+        invocation whose latest record was added with ``final=True`` is
+        finished; with retention configured, adding final records then evicts
+        up to ``EVICTIONS_PER_FINAL`` due invocations per record (see ``evict``).
 
         Runtime complexity: amortised `O(log(n))` per invocation for `n` records
         """
         invocation_ids = check_ids(invocation_ids, "invocation_ids")
         timestamp = check_micros(timestamp, "timestamp")
+        flag = int(check_flag(final, "final"))
+        evicting = flag and self._evicting
+        now = self._now() if evicting else 0
         with ExitStack() as stack:
             self._locked_stripes(stack, invocation_ids)
             stack.enter_context(self._time_lock)
             pending = self._time_pending
             for invocation_id in invocation_ids:
-                entry = (timestamp, self._seq, invocation_id, record)
-                self._seq += 1
-                history = self._stripe(invocation_id).histories.setdefault(invocation_id, [])
+                entry = (timestamp, self._seq | flag, invocation_id, record)
+                self._seq += 2
+                stripe = self._stripe(invocation_id)
+                history = stripe.histories.setdefault(invocation_id, [])
                 if not history or history[-1][0] <= timestamp:
+                    if history and history[-1][1] & 1:
+                        stripe.finished -= 1
+                        if self._holders:
+                            self._unhold(invocation_id)
+                    stripe.finished += flag
                     history.append(entry)
+                    if flag and self._evicting:
+                        self._eviction_queue.add(entry)
                 else:
                     insort(history, entry)
                 pending.append(entry)
+        if evicting:
+            self._evict(now, EVICTIONS_PER_FINAL * len(invocation_ids))
 
     def get_history(self, invocation_id: str) -> list[Any]:
         """Return the history records of ``invocation_id`` in timestamp order.
@@ -423,12 +556,7 @@ class Store:
 
         Runtime complexity: `O(1)`
         """
-        invocation_id = check_id(invocation_id, "invocation_id")
-        stripe = self._stripe(invocation_id)
-        with stripe.lock:
-            displaced = stripe.results.get(invocation_id)
-            stripe.results[invocation_id] = value
-        del displaced
+        self._set_outcome(invocation_id, value, "results")
 
     def get_result(self, invocation_id: str) -> Any:
         """Return the result of ``invocation_id``; raise ``KeyError`` if none is stored.
@@ -443,11 +571,18 @@ class Store:
 
         Runtime complexity: `O(1)`
         """
+        self._set_outcome(invocation_id, value, "exceptions")
+
+    def _set_outcome(self, invocation_id: str, value: Any, kind: str) -> None:
         invocation_id = check_id(invocation_id, "invocation_id")
+        size = value_size(value)
         stripe = self._stripe(invocation_id)
         with stripe.lock:
-            displaced = stripe.exceptions.get(invocation_id)
-            stripe.exceptions[invocation_id] = value
+            # Read the map under the lock: purge swaps it for a new one.
+            outcomes = getattr(stripe, kind)
+            displaced = outcomes.get(invocation_id, _MISSING)
+            outcomes[invocation_id] = value
+            stripe.value_bytes += size - value_size(displaced)
         del displaced
 
     def get_exception(self, invocation_id: str) -> Any:
@@ -572,29 +707,209 @@ class Store:
         with self._runners_lock:
             return [ctx for rid, ctx in self._runner_contexts.items() if partial_id in rid]
 
+    # Retention
+
+    def evict(self, limit: int = EVICTIONS_PER_FINAL) -> int:
+        """Evict up to ``limit`` due finished invocations, oldest final record first.
+
+        A finished invocation is due when its final record is more than
+        ``retention`` microseconds older than ``clock()``, or while more than
+        ``max_finished`` invocations are finished and not held. Eviction removes its row,
+        history (from the time index too), result, exception and index
+        entries, and, for a workflow's root invocation, the workflow's data,
+        sub-invocations and run. An invocation is kept, however due, while
+        its parent or its workflow's root is stored and not finished (they may
+        still read it); it is evicted after that one goes. Writes of final
+        records call this; call it yourself to evict while nothing is written.
+
+        Runtime complexity: `O(limit * (r + 1) * log(n))` for `r` records per
+        invocation and `n` records in the store
+
+        :param int limit: how many queued invocations to consider at most
+        :return: how many invocations were evicted
+        """
+        limit = check_count(limit, "limit")
+        return self._evict(self._now(), limit) if self._evicting else 0
+
+    def _now(self) -> int:
+        return check_micros(self._clock(), "clock()")
+
+    def _evict(self, now: int, limit: int) -> int:
+        displaced: list[Any] = []
+        with ExitStack() as stack:
+            self._lock_all(stack)
+            evicted = self._evict_locked(now, limit, displaced)
+        del displaced
+        return evicted
+
+    def _evict_locked(self, now: int, limit: int, displaced: list[Any]) -> int:
+        cutoff = None if self._retention is None else now - self._retention
+        max_finished = self._max_finished
+        finished = sum(stripe.finished for stripe in self._stripes)
+        self._merge_pending()
+        queue, ready = self._eviction_queue, self._ready
+        evicted = 0
+        for _ in range(limit):
+            if ready:
+                entry = ready.popleft()
+            elif queue and (
+                (max_finished is not None and finished - len(self._holders) > max_finished)
+                or (cutoff is not None and queue[0][0] < cutoff)
+            ):
+                entry = queue.pop(0)
+            else:
+                break
+            invocation_id = entry[2]
+            stripe = self._stripe(invocation_id)
+            history = stripe.histories.get(invocation_id)
+            if not history or history[-1] is not entry:
+                continue  # no longer its latest record: queued again if it finishes again
+            row = stripe.invocations.get(invocation_id)
+            keeper = self._keeper(invocation_id, row)
+            if keeper is not None:
+                self._held.setdefault(keeper, {})[invocation_id] = entry
+                self._holders[invocation_id] = keeper
+                continue
+            self._remove(invocation_id, stripe, row, displaced)
+            finished -= 1
+            evicted += 1
+        return evicted
+
+    def _keeper(self, invocation_id: str, row: InvocationRow | None) -> str | None:
+        """The stored, unfinished parent or workflow root of ``invocation_id``, if any."""
+        if row is None:
+            return None
+        for other in (row[2], row[4]):
+            if other is None or other == invocation_id:
+                continue
+            stripe = self._stripe(other)
+            history = stripe.histories.get(other)
+            unfinished = (history[-1][1] & 1) == 0 if history else other in stripe.invocations
+            if unfinished:
+                return other
+        return None
+
+    def _remove(
+        self, invocation_id: str, stripe: _Stripe, row: InvocationRow | None, displaced: list[Any]
+    ) -> None:
+        """Remove everything of the finished ``invocation_id``; call with every lock held."""
+        if row is not None:
+            del stripe.invocations[invocation_id]
+            self._reindex(invocation_id, row, None)
+        history = stripe.histories.pop(invocation_id)
+        for entry in history:
+            self._time_index.remove(entry)
+        stripe.finished -= 1
+        result = stripe.results.pop(invocation_id, _MISSING)
+        exception = stripe.exceptions.pop(invocation_id, _MISSING)
+        stripe.value_bytes -= value_size(result) + value_size(exception)
+        displaced.append((row, history, result, exception))
+        displaced.append(self._workflow_data.pop(invocation_id, None))
+        displaced.append(self._sub_invocations.pop(invocation_id, None))
+        workflow_type = row[5] if row is not None and row[4] == invocation_id else None
+        runs = None if workflow_type is None else self._workflow_runs.get(workflow_type)
+        if workflow_type is not None and runs is not None:
+            displaced.append(runs.pop(invocation_id, None))
+            if not runs:
+                del self._workflow_runs[workflow_type]
+                displaced.append(self._workflow_types.pop(workflow_type))
+        held = self._held.pop(invocation_id, {})
+        for held_id in held:
+            del self._holders[held_id]
+        self._ready.extend(held.values())
+        self._evictions += 1
+
     # Whole store
 
+    def stats(self) -> dict[str, int]:
+        """Return counts of what the store holds, and an estimate of its bytes.
+
+        ``invocations`` counts upserted rows; ``finished`` the invocations whose
+        latest record is final; ``held`` the due finished ones kept for an
+        unfinished parent or workflow (not counted against ``max_finished``);
+        ``workflows`` the workflow ids with a stored member; ``value_bytes`` the
+        length of ``str``/``bytes`` results and exceptions. ``bytes`` adds to it
+        the store's own structures per item (``ITEM_BYTES``), not the size of
+        other stored values.
+
+        Runtime complexity: `O(s)` for `s` stripes, whatever the store's size
+        """
+        counts = dict.fromkeys(("invocations", "finished", "results", "exceptions", "value_bytes"), 0)
+        for stripe in self._stripes:
+            with stripe.lock:
+                counts["invocations"] += len(stripe.invocations)
+                counts["finished"] += stripe.finished
+                counts["results"] += len(stripe.results)
+                counts["exceptions"] += len(stripe.exceptions)
+                counts["value_bytes"] += stripe.value_bytes
+        with self._relations_lock:
+            counts["workflows"] = len(self._workflow_members)
+        with self._time_lock:
+            counts["history_records"] = len(self._time_index) + len(self._time_pending)
+            counts["held"] = len(self._holders)
+            counts["evictions"] = self._evictions
+        with self._runners_lock:
+            counts["runner_contexts"] = len(self._runner_contexts)
+        counts["bytes"] = counts["value_bytes"] + sum(
+            counts[kind] * size for kind, size in self.ITEM_BYTES.items()
+        )
+        return counts
+
+    def items(self, kind: str) -> Iterator[list[tuple[Any, ...]]]:
+        """Yield everything of one ``kind`` the store holds, in lists read under one lock each.
+
+        ``invocations``, ``results``, ``exceptions``, ``runner_contexts``:
+        ``(id, value)`` pairs; ``histories``: ``(invocation_id, record)`` in
+        time-index order; ``workflow_data``: ``(workflow_id, key, value)``;
+        ``sub_invocations``: ``(workflow_id, invocation_id)``. A list is a
+        consistent snapshot of its part; writes made meanwhile may or may not
+        appear in later lists.
+
+        Runtime complexity: `O(n)` for `n` items, in lists of at most ``READ_CHUNK``
+        or one stripe
+        """
+        if kind not in ITEM_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(ITEM_KINDS)}, got {kind!r}")
+        return self._items(kind)
+
+    def _items(self, kind: str) -> Iterator[list[tuple[Any, ...]]]:
+        if kind == "histories":
+            for entries in self._time_entries(MIN_MICROS, MAX_MICROS, READ_CHUNK):
+                yield [(entry[2], entry[3]) for entry in entries]
+        elif kind in ("workflow_data", "sub_invocations"):
+            with self._workflows_lock:
+                source = self._workflow_data if kind == "workflow_data" else self._sub_invocations
+                snapshot = [(key, list(values.items())) for key, values in source.items()]
+            if kind == "workflow_data":
+                yield [(workflow_id, k, v) for workflow_id, pairs in snapshot for k, v in pairs]
+            else:
+                yield [(workflow_id, k) for workflow_id, pairs in snapshot for k, _ in pairs]
+        elif kind == "runner_contexts":
+            with self._runners_lock:
+                yield list(self._runner_contexts.items())
+        else:
+            for stripe in self._stripes:
+                with stripe.lock:
+                    if kind == "invocations":
+                        chunk = [(inv_id, row[1]) for inv_id, row in stripe.invocations.items()]
+                    else:
+                        chunk = list(getattr(stripe, kind).items())
+                if chunk:
+                    yield chunk
+
     def purge(self) -> None:
-        """Remove everything the store holds.
+        """Remove everything the store holds, and reset the eviction count.
 
         Runtime complexity: `O(1)` under the locks; the old contents are freed after.
         """
         with ExitStack() as stack:
-            for stripe in self._stripes:
-                stack.enter_context(stripe.lock)
-            for lock in (
-                self._relations_lock,
-                self._workflows_lock,
-                self._time_lock,
-                self._runners_lock,
-            ):
-                stack.enter_context(lock)
+            self._lock_all(stack)
             displaced = [dict(vars(self))] + [
                 (stripe.invocations, stripe.histories, stripe.results, stripe.exceptions)
                 for stripe in self._stripes
             ]
             for stripe in self._stripes:
-                stripe.invocations, stripe.histories, stripe.results, stripe.exceptions = {}, {}, {}, {}
+                stripe.clear()
             self._clear_shared()
         del displaced
 
@@ -615,6 +930,8 @@ class Store:
                 (stripe.invocations, stripe.histories, stripe.results, stripe.exceptions)
                 for stripe in self._stripes
             ],
+            counters=[(stripe.finished, stripe.value_bytes) for stripe in self._stripes],
+            eviction_entries=self._eviction_entries() if self._evicting else None,
             relations=[
                 self._children,
                 self._event_children,
@@ -628,12 +945,31 @@ class Store:
             entry_invocation=lambda entry: entry[2],
         )
 
+    def _eviction_entries(self) -> tuple[list[Any], list[Any]]:
+        self._eviction_queue._check()
+        held = [entry for entries in self._held.values() for entry in entries.values()]
+        assert len(held) == len(self._holders), "held entries and holders differ"
+        return [*self._eviction_queue, *self._ready], held
+
+    def _unhold(self, invocation_id: str) -> None:
+        """Forget the held entry of ``invocation_id``, no longer its latest; call with the time lock."""
+        keeper = self._holders.pop(invocation_id, None)
+        if keeper is not None:
+            bucket = self._held[keeper]
+            del bucket[invocation_id]
+            if not bucket:
+                del self._held[keeper]
+
 
 class StoreState(NamedTuple):
     """A store's internal structures, as :func:`check_invariants` reads them."""
 
     mask: int
     stripes: list[tuple[dict[str, Any], dict[str, list[Any]], dict[str, Any], dict[str, Any]]]
+    #: per stripe: (finished histories, value_size of its results and exceptions)
+    counters: list[tuple[int, int]]
+    #: the entries queued or ready for eviction, and those held; None when retention is off
+    eviction_entries: tuple[list[Any], list[Any]] | None
     #: parent -> children, event -> children, workflow -> members, workflow type -> members
     relations: list[dict[str, dict[str, None]]]
     sub_invocations: dict[str, dict[str, None]]
@@ -650,7 +986,9 @@ def check_invariants(state: StoreState) -> None:
     index entry points at a stored invocation with that relation and vice
     versa, with no empty entry kept; each history is in key order and holds
     only its invocation's records; the time index holds exactly the history
-    records, once each, in key order; no arrival sequence is reused.
+    records, once each, in key order; no arrival sequence is reused. Each
+    stripe's counters match its maps, and with retention on, the final record
+    of every finished invocation is queued, held or ready for eviction.
     """
     rows: dict[str, InvocationRow] = {}
     for index, maps in enumerate(state.stripes):
@@ -676,6 +1014,23 @@ def check_invariants(state: StoreState) -> None:
             assert keys == sorted(keys), f"history of {invocation_id} out of order"
             assert all(state.entry_invocation(entry) == invocation_id for entry in history)
             history_entries.extend(history)
+    tracked = None
+    if state.eviction_entries is not None:
+        waiting, held = state.eviction_entries
+        tracked = {id(entry) for entry in [*waiting, *held]}
+        assert len({id(entry) for entry in held}) == len(held), "an entry held twice"
+        for entry in held:
+            histories = state.stripes[hash(state.entry_invocation(entry)) & state.mask][1]
+            latest = histories.get(state.entry_invocation(entry), [None])[-1]
+            assert latest is entry and state.entry_key(entry)[1] & 1, "a held entry is not a final latest"
+    for maps, (finished, value_bytes) in zip(state.stripes, state.counters, strict=True):
+        lasts = [history[-1] for history in maps[1].values()]
+        final_lasts = [entry for entry in lasts if state.entry_key(entry)[1] & 1]
+        assert finished == len(final_lasts), "finished count out of step"
+        sizes = sum(value_size(value) for outcomes in maps[2:] for value in outcomes.values())
+        assert value_bytes == sizes, "value_bytes out of step"
+        if tracked is not None:
+            assert all(id(entry) in tracked for entry in final_lasts), "finished invocation not tracked"
     state.time_index._check()
     history_entries.sort(key=state.entry_key)
     indexed = list(state.time_index)
