@@ -26,17 +26,28 @@ class FastMemBuilderPlugin:
         builder_class.register_plugin_validator(validate_single_process_runner)
 
 
-def fast_memory(builder: PynencBuilder) -> PynencBuilder:
+def fast_memory(
+    builder: PynencBuilder,
+    retention_seconds: float | None = None,
+    max_finished_invocations: int | None = None,
+) -> PynencBuilder:
     """Use FastMemStateBackend with pynenc's in-memory broker, orchestrator, data store and trigger.
 
     Like ``.memory()``, this only works with runners that keep every task in
     one process (``ThreadRunner``, ``DummyRunner``).
 
     :param PynencBuilder builder: the builder to configure
+    :param retention_seconds: evict finished invocations whose final status is
+        older than this (see ``ConfigStateBackendFastMem``); by default kept
+    :param max_finished_invocations: keep at most this many finished invocations
     :return: the builder, for chaining
     """
     builder.memory()
     builder._config["state_backend_cls"] = STATE_BACKEND_CLS
+    if retention_seconds is not None:
+        builder._config["retention_seconds"] = retention_seconds
+    if max_finished_invocations is not None:
+        builder._config["max_finished_invocations"] = max_finished_invocations
     return builder
 
 

@@ -6,7 +6,6 @@ then prints what the store holds, one invocation's history and a time-range quer
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 import warnings
@@ -15,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pynenc import PynencBuilder
 
 from ._store import IMPLEMENTATION
+from .progress import show_progress
 from .state_backend import FastMemStateBackend
 
 app = (
@@ -41,14 +41,6 @@ def sum_of_squares(n: int) -> int:
     return sum(invocation.result for invocation in invocations)
 
 
-def _progress(done: int, total: int, started: float) -> None:
-    width = 40
-    filled = width * done // total
-    rate = done / max(time.perf_counter() - started, 1e-9)
-    sys.stdout.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {done}/{total} ({rate:,.0f} tasks/s)")
-    sys.stdout.flush()
-
-
 def run(tasks: int = 3000) -> None:
     """Run the demo with ``tasks`` independent tasks and print what the store holds."""
     backend = app.state_backend
@@ -66,8 +58,7 @@ def run(tasks: int = 3000) -> None:
         for done, invocation in enumerate(invocations, start=1):
             assert invocation.result == invocation.call.arguments.kwargs["x"] ** 2
             if done % 100 == 0 or done == tasks:
-                _progress(done, tasks, started)
-        print()
+                show_progress("  tasks", done, tasks, started)
         workflow = sum_of_squares(20)
         print(f"Workflow sum_of_squares(20) = {workflow.result} (expected {sum(i * i for i in range(20))})")
     finally:

@@ -6,17 +6,23 @@ datetimes as integer microseconds) and keeps no data of its own.
 
 from __future__ import annotations
 
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 
+from pynenc.invocation.status import InvocationStatus
 from pynenc.models.call_dto import CallDTO
 from pynenc.models.invocation_dto import InvocationDTO
 from pynenc.state_backend.base_state_backend import BaseStateBackend
 from pynenc.types import Params, Result
 
 from ._store import Store, micros
+from .config import ConfigStateBackendFastMem, store_retention
+from .progress import show_progress
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
@@ -28,6 +34,14 @@ if TYPE_CHECKING:
     from pynenc.workflow import WorkflowIdentity
 
     from ._store_py import InvocationRow
+
+#: Typical bytes of the pynenc objects the store holds per invocation (its
+#: InvocationDTO and CallDTO) and per history record (an InvocationHistory),
+#: measured with tracemalloc as ``benchmarks/test_memory.py`` fills a backend.
+PYNENC_OBJECT_BYTES = {"invocations": 1000, "history_records": 300}
+
+#: An export shows progress by default from this many items on.
+EXPORT_PROGRESS_FROM = 10_000
 
 # Methods whose arguments and answers need no translation: each instance binds
 # them straight to its store's method, which skips the adapter's Python frame,
@@ -83,10 +97,19 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
     _app_infos_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, app: Pynenc) -> None:
-        self._store = self.store_cls()
+        super().__init__(app)
+        retention, max_finished = store_retention(self.conf)
+        self._store = self.store_cls(retention=retention, max_finished=max_finished)
+        self._final_statuses = InvocationStatus.get_final_statuses()
         for method, store_method in DIRECT_METHODS.items():
             setattr(self, method, getattr(self._store, store_method))
-        super().__init__(app)
+
+    @cached_property
+    def conf(self) -> ConfigStateBackendFastMem:
+        """This backend's settings (retention), from the app's configuration."""
+        return ConfigStateBackendFastMem(
+            config_values=self.app.config_values, config_filepath=self.app.config_filepath
+        )
 
     def purge(self) -> None:
         """Remove everything this backend holds, runner contexts and workflow data included."""
@@ -136,7 +159,10 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
                 f"invocation_history must be an InvocationHistory, got {type(invocation_history).__name__}"
             ) from None
         self._store.add_histories(
-            invocation_ids, micros(moment, "invocation_history.timestamp"), invocation_history
+            invocation_ids,
+            micros(moment, "invocation_history.timestamp"),
+            invocation_history,
+            invocation_history.status_record.status in self._final_statuses,
         )
 
     def _get_history(self, invocation_id: InvocationId) -> list[InvocationHistory]:
@@ -233,6 +259,126 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
     def get_matching_runner_contexts(self, partial_id: str) -> Iterator[RunnerContext]:
         """Return the contexts whose runner id contains ``partial_id``."""
         return iter(self._store.match_runner_contexts(partial_id))
+
+    # Usage and export
+
+    def stats(self) -> dict[str, int]:
+        """Return the store's counts (see ``Store.stats``) and an estimate of the bytes held.
+
+        ``bytes`` is the store's estimate plus typical sizes of pynenc's objects
+        (``PYNENC_OBJECT_BYTES``); arguments and results larger than usual
+        count only through the length of serialized results and exceptions.
+
+        Runtime complexity: `O(1)` in the store's size
+        """
+        stats = self._store.stats()
+        stats["bytes"] += sum(stats[kind] * size for kind, size in PYNENC_OBJECT_BYTES.items())
+        return stats
+
+    def evict(self, limit: int = 1000) -> int:
+        """Evict up to ``limit`` due finished invocations now; writes do it on their own.
+
+        :return: how many were evicted (0 when retention is off)
+        """
+        return self._store.evict(limit)
+
+    def export_to(
+        self, other: BaseStateBackend[Any, Any], progress: bool | None = None, stream: TextIO | None = None
+    ) -> dict[str, int]:
+        """Copy everything this backend holds into ``other``, through ``other``'s own methods.
+
+        Invocations, history records (timestamps kept, in time order), results,
+        exceptions, workflow runs, data and sub-invocations, runner contexts and
+        this app's info. Written while tasks run, each part is copied as it is
+        when read. Workflow data whose workflow is known neither from a run nor
+        from a stored invocation has no identity to give ``other`` and is
+        counted under ``skipped_workflow_data``.
+
+        :param other: any pynenc state backend, e.g. ``SQLiteStateBackend``
+        :param progress: show a progress bar on ``stream`` (stderr by default);
+            by default only for stores of at least ``EXPORT_PROGRESS_FROM`` items
+        :return: how many items of each kind were copied
+        """
+        store = self._store
+        stats = store.stats()
+        total = stats["invocations"] + stats["history_records"] + stats["results"] + stats["exceptions"]
+        if progress is None:
+            progress = total >= EXPORT_PROGRESS_FROM
+        stream = sys.stderr if stream is None else stream
+        started = time.perf_counter()
+        done = 0
+        counts = dict.fromkeys(
+            [
+                "invocations",
+                "history_records",
+                "results",
+                "exceptions",
+                "workflow_runs",
+                "workflow_data",
+                "skipped_workflow_data",
+                "sub_invocations",
+                "runner_contexts",
+                "app_infos",
+            ],
+            0,
+        )
+
+        def advance(kind: str, count: int) -> None:
+            nonlocal done
+            counts[kind] += count
+            done += count
+            if progress:
+                show_progress("export", min(done, total), max(total, done), started, stream)
+
+        identities: dict[str, WorkflowIdentity] = {}
+        for chunk in store.items("invocations"):
+            pairs = [pair for _, pair in chunk]
+            for inv_dto, _ in pairs:
+                if inv_dto.workflow is not None:
+                    identities.setdefault(inv_dto.workflow.workflow_id, inv_dto.workflow)
+            other._upsert_invocations(pairs)
+            advance("invocations", len(pairs))
+        for chunk in store.items("histories"):
+            start = 0
+            for end in range(1, len(chunk) + 1):
+                # Records written together for several invocations are copied together.
+                if end == len(chunk) or chunk[end][1] is not chunk[start][1]:
+                    other._add_histories([inv_id for inv_id, _ in chunk[start:end]], chunk[start][1])
+                    start = end
+            advance("history_records", len(chunk))
+        for kind, setter in (("results", other._set_result), ("exceptions", other._set_exception)):
+            for chunk in store.items(kind):
+                for invocation_id, value in chunk:
+                    setter(invocation_id, value)
+                advance(kind, len(chunk))
+        for run in store.workflow_runs():
+            identities[run.workflow_id] = run
+            other.store_workflow_run(run)
+            counts["workflow_runs"] += 1
+        for chunk in store.items("workflow_data"):
+            for workflow_id, key, value in chunk:
+                identity = identities.get(workflow_id)
+                if identity is None:
+                    counts["skipped_workflow_data"] += 1
+                else:
+                    other.set_workflow_data(identity, key, value)
+                    counts["workflow_data"] += 1
+        for chunk in store.items("sub_invocations"):
+            for workflow_id, invocation_id in chunk:
+                other.store_workflow_sub_invocation(workflow_id, invocation_id)
+            counts["sub_invocations"] += len(chunk)
+        for chunk in store.items("runner_contexts"):
+            for _, context in chunk:
+                other._store_runner_context(context)
+            counts["runner_contexts"] += len(chunk)
+        with self._app_infos_lock:
+            app_info = self._app_infos.get(self.app.app_id)
+        if app_info is not None:
+            other.store_app_info(app_info)
+            counts["app_infos"] = 1
+        if progress and done < total:  # items evicted meanwhile: close the bar
+            show_progress("export", total, total, started, stream)
+        return counts
 
     # App discovery
 

@@ -1,0 +1,242 @@
+"""FastMemStateBackend's retention settings, stats and export, on real pynenc apps."""
+
+import io
+import threading
+import warnings
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pynenc import Pynenc, PynencBuilder
+from pynenc.exceptions import PynencError
+from pynenc.state_backend import SQLiteStateBackend
+
+from pynenc_fastmem import FastMemStateBackend
+from pynenc_fastmem.state_backend import PYNENC_OBJECT_BYTES
+
+KEPT = 5
+
+
+def _app(app_id: str, **builder: Any) -> Pynenc:
+    return (
+        PynencBuilder()
+        .fast_memory(**builder)
+        .thread_runner(min_threads=2, max_threads=8)
+        .runner_tuning(runner_loop_sleep_time_sec=0.001, invocation_wait_results_sleep_time_sec=0.001)
+        .logging_level("error")
+        .app_id(app_id)
+        .build()
+    )
+
+
+bounded = _app("fastmem-bounded", max_finished_invocations=KEPT)
+keeping = _app("fastmem-keeping")
+
+
+@bounded.task
+def double(x: int) -> int:
+    return 2 * x
+
+
+@bounded.task
+def fan_out(n: int) -> int:
+    """A parent that reads its children's results: retention must keep them while it runs."""
+    return sum(child.result for child in [double(i) for i in range(n)])
+
+
+@keeping.task
+def triple(x: int) -> int:
+    return 3 * x
+
+
+@keeping.task
+def fail(x: int) -> int:
+    raise ValueError(f"bad {x}")
+
+
+@keeping.workflow
+def flow(n: int) -> int:
+    return sum(child.result for child in [triple(i) for i in range(n)])
+
+
+@pytest.fixture
+def running(request: pytest.FixtureRequest) -> Iterator[Pynenc]:
+    """Runs the app named by the test's parameter on a ThreadRunner in a thread."""
+    app: Pynenc = request.param
+    app.purge()
+    warnings.filterwarnings("ignore", "Running in a secondary thread", UserWarning)
+    thread = threading.Thread(target=app.runner.run, daemon=True)
+    thread.start()
+    try:
+        yield app
+    finally:
+        app.runner.stop_runner_loop()
+        thread.join(timeout=5)
+
+
+# Settings
+
+
+@pytest.mark.parametrize(
+    ("how", "expected"),
+    [
+        ({}, (0.0, 0)),
+        ({"config_values": {"retention_seconds": 30}}, (30.0, 0)),
+        ({"config_values": {"statebackendfastmem": {"max_finished_invocations": 7}}}, (0.0, 7)),
+        ({"environ": {"PYNENC__RETENTION_SECONDS": "2.5"}}, (2.5, 0)),
+        ({"environ": {"PYNENC__CONFIGSTATEBACKENDFASTMEM__MAX_FINISHED_INVOCATIONS": "9"}}, (0.0, 9)),
+        ({"file": "retention_seconds: 60\nmax_finished_invocations: 100\n"}, (60.0, 100)),
+    ],
+)
+def test_settings_come_from_pynenc_configuration(
+    how: dict[str, Any], expected: tuple[float, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in how.get("environ", {}).items():
+        monkeypatch.setenv(key, value)
+    config_file = None
+    if "file" in how:
+        config_file = tmp_path / "pynenc.yaml"
+        config_file.write_text(how["file"])
+    app = Pynenc(
+        config_values={"app_id": "settings", **how.get("config_values", {})},
+        config_filepath=None if config_file is None else str(config_file),
+    )
+    backend = FastMemStateBackend(app)
+    assert (backend.conf.retention_seconds, backend.conf.max_finished_invocations) == expected
+    store = backend._store
+    retention = round(expected[0] * 1_000_000) or None
+    probe = type(store)(retention=retention, max_finished=expected[1] or None)
+    assert store.evict(1) == probe.evict(1) == 0
+
+
+def test_builder_arguments_set_retention() -> None:
+    app = PynencBuilder().fast_memory(retention_seconds=1.5, max_finished_invocations=3).app_id("b").build()
+    backend = app.state_backend
+    assert isinstance(backend, FastMemStateBackend)
+    assert (backend.conf.retention_seconds, backend.conf.max_finished_invocations) == (1.5, 3)
+
+
+@pytest.mark.parametrize("setting", ["retention_seconds", "max_finished_invocations"])
+def test_negative_settings_are_refused_naming_them(setting: str) -> None:
+    app = Pynenc(config_values={"app_id": "negative", setting: -1})
+    with pytest.raises(ValueError, match=setting):
+        FastMemStateBackend(app)
+
+
+# Retention on a running app
+
+
+@pytest.mark.parametrize("running", [bounded], indirect=True)
+def test_a_bounded_app_keeps_children_its_parent_reads_and_stays_bounded(running: Pynenc) -> None:
+    assert fan_out(30).result == sum(2 * i for i in range(30))
+    for i in range(40):
+        assert double(i).result == 2 * i  # each read right after it ran
+    backend = running.state_backend
+    assert isinstance(backend, FastMemStateBackend)
+    while backend.evict(1000):
+        pass
+    stats = backend.stats()
+    assert stats["evictions"] >= 30 + 40 + 1 - KEPT
+    assert stats["finished"] - stats["held"] == KEPT
+    assert stats["invocations"] - stats["finished"] == 0  # nothing unfinished was lost on the way
+    backend._store._check()
+
+
+@pytest.mark.parametrize("running", [bounded], indirect=True)
+def test_an_evicted_invocation_is_gone_for_its_late_reader(running: Pynenc) -> None:
+    first = double(1)
+    assert first.result == 2
+    for i in range(2 * KEPT):
+        assert double(i).result == 2 * i
+    backend = running.state_backend
+    assert backend._get_invocation(first.invocation_id) is None
+    with pytest.raises((KeyError, PynencError)):
+        backend.get_result(first.invocation_id)
+
+
+# Stats
+
+
+def test_stats_estimate_is_the_store_estimate_plus_pynenc_objects() -> None:
+    backend = FastMemStateBackend(Pynenc(config_values={"app_id": "stats"}))
+    invocation = triple(2)
+    backend.upsert_invocations([invocation])
+    backend.set_result(invocation.invocation_id, 6)
+    stats = backend.stats()
+    store = backend._store.stats()
+    assert (stats["invocations"], stats["results"], stats["history_records"]) == (1, 1, 0)
+    assert stats["bytes"] == store["bytes"] + PYNENC_OBJECT_BYTES["invocations"]
+
+
+# Export
+
+
+@pytest.mark.parametrize("running", [keeping], indirect=True)
+def test_export_copies_everything_into_sqlite(running: Pynenc, tmp_path: Path) -> None:
+    began = datetime.now(UTC)
+    assert flow(12).result == sum(3 * i for i in range(12))
+    assert [triple(i).result for i in range(20)] == [3 * i for i in range(20)]
+    failed = fail(1)
+    with pytest.raises(ValueError, match="bad 1"):
+        failed.result
+    source = running.state_backend
+    assert isinstance(source, FastMemStateBackend)
+    workflow_id = next(iter(source.get_all_workflow_runs())).workflow_id
+    source.set_workflow_data(next(iter(source.get_all_workflow_runs())), "note", {"kept": True})
+    ended = datetime.now(UTC)
+
+    target = SQLiteStateBackend(
+        Pynenc(config_values={"app_id": running.app_id, "sqlite_db_path": str(tmp_path / "post-mortem.db")})
+    )
+    stream = io.StringIO()
+    counts = source.export_to(target, progress=True, stream=stream)
+
+    stats = source.stats()
+    assert counts["invocations"] == stats["invocations"] >= 12 + 1 + 20 + 1
+    assert counts["history_records"] == stats["history_records"]
+    assert counts["results"] == stats["results"]
+    assert counts["exceptions"] == stats["exceptions"] >= 1
+    assert counts["skipped_workflow_data"] == 0 and counts["workflow_data"] >= 1
+    assert "export [" in stream.getvalue() and stream.getvalue().endswith("\n")
+
+    ids = [i for batch in source.iter_invocations_in_timerange(began, ended) for i in batch]
+    assert len(ids) == stats["invocations"]
+    for inv_id in ids:
+        assert target._get_invocation(inv_id) == source._get_invocation(inv_id)
+        assert target._get_history(inv_id) == source._get_history(inv_id)
+        for getter in ("_get_result", "_get_exception"):
+            try:
+                expected = getattr(source, getter)(inv_id)
+            except KeyError:
+                continue
+            assert getattr(target, getter)(inv_id) == expected
+    assert target.get_exception(failed.invocation_id).args == ("bad 1",)
+    assert sorted(r.workflow_id for r in target.get_all_workflow_runs()) == sorted(
+        r.workflow_id for r in source.get_all_workflow_runs()
+    )
+    identity = next(iter(source.get_all_workflow_runs()))
+    assert target.get_workflow_data(identity, "note") == {"kept": True}
+    assert sorted(target.get_workflow_sub_invocations(workflow_id)) == sorted(
+        source.get_workflow_sub_invocations(workflow_id)
+    )
+    contexts = list(source.get_matching_runner_contexts(""))
+    assert contexts and all(target._get_runner_context(c.runner_id) == c for c in contexts)
+    history = [h for batch in target.iter_history_in_timerange(began, ended) for h in batch]
+    assert sorted(history, key=lambda h: h.timestamp) == sorted(
+        [h for batch in source.iter_history_in_timerange(began, ended) for h in batch],
+        key=lambda h: h.timestamp,
+    )
+    assert target.get_app_info().app_id == running.app_id
+
+
+def test_export_of_a_small_store_shows_no_progress_by_default(tmp_path: Path) -> None:
+    source = FastMemStateBackend(Pynenc(config_values={"app_id": "small-export"}))
+    source.upsert_invocations([triple(1)])
+    target = SQLiteStateBackend(
+        Pynenc(config_values={"app_id": "small-export", "sqlite_db_path": str(tmp_path / "small.db")})
+    )
+    stream = io.StringIO()
+    assert source.export_to(target, stream=stream)["invocations"] == 1
+    assert stream.getvalue() == ""
