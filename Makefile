@@ -57,12 +57,13 @@ $(BENCH_VENV)/.installed: pyproject.toml setup.py src/pynenc_fastmem/_store_c.py
 	PYNENC_FASTMEM_REQUIRE_EXTENSIONS=1 $(BENCH_PYTHON) -m pip install --quiet -e '.[bench]'
 	touch $@
 
-# All backends side by side in one run; writes docs/benchmarks.md and docs/scaling.png.
+# All backends side by side in one run; writes docs/benchmarks.md, docs/scaling.png, docs/retention.png.
 bench: $(BENCH_VENV)/.installed
 	mkdir -p .benchmarks docs
 	$(BENCH_PYTHON) -m pytest benchmarks -q --benchmark-json=.benchmarks/latest.json $(BENCH_ARGS)
 	$(BENCH_PYTHON) benchmarks/report.py .benchmarks/latest.json > docs/benchmarks.md
 	$(BENCH_PYTHON) benchmarks/plot_scaling.py .benchmarks/latest.json docs/scaling.png
+	$(BENCH_PYTHON) benchmarks/plot_retention.py .benchmarks/latest.json docs/retention.png
 
 # A manylinux wheel of this machine's Python, as cibuildwheel would make (it needs
 # Docker, which these machines lack): built, then repaired by auditwheel.

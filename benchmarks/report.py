@@ -14,8 +14,8 @@ import json
 import sys
 from typing import Any
 
-COLUMNS = ["dict", "mem", "fastmem", "fastmem-python", "sqlite", "rustvello"]
-THROUGHPUT = ("writes_per_second", "tasks_per_second")
+COLUMNS = ["dict", "mem", "fastmem", "fastmem-retention", "fastmem-python", "sqlite", "rustvello"]
+THROUGHPUT = ("writes_per_second", "tasks_per_second", "invocations_per_second")
 
 
 def figure(benchmark: dict[str, Any]) -> tuple[float, str]:
@@ -85,6 +85,13 @@ def main(path: str) -> None:
     print(f"Python {machine.get('python_version', '?')} on {machine.get('cpu', {}).get('brand_raw', '?')}, ")
     print(f"{results.get('datetime', '?')}. Ratios are to MemStateBackend in the same run (×).\n")
     print(table(results))
+    long_runs = [b for b in results["benchmarks"] if "final_rss_mib" in b["extra_info"]]
+    if long_runs:
+        print("\nResident memory in the long run (MiB, at the end / the most at any sample):\n")
+        for benchmark in long_runs:
+            extra = benchmark["extra_info"]
+            peak = max(sample[1] for sample in extra["samples"]) / 2**20
+            print(f"- {extra['backend']}: {extra['final_rss_mib']:,.0f} / {peak:,.0f}")
     print(f"\n`rustvello` (pynenc-rustvello RustMemStateBackend): {rustvello_status()}.")
 
 

@@ -448,7 +448,9 @@ cdef class Store:
         """
         cdef list ids = _ids(invocation_ids, "invocation_ids")
         cdef long long at = _micros(timestamp, "timestamp")
-        cdef unsigned long long flag = check_flag(final, "final")
+        cdef unsigned long long flag = (
+            1 if final is True else 0 if final is False else check_flag(final, "final")
+        )
         cdef bint evicting = flag and self._evicting
         now = self._now() if evicting else 0
         cdef list stripes = self._stripes_of(ids)

@@ -1,0 +1,41 @@
+"""Draw resident memory against invocations processed in the long-run benchmark.
+
+Usage: ``python benchmarks/plot_retention.py results.json docs/retention.png``
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+
+def main(source: str, target: str) -> None:
+    """Plot the long-run benchmarks of ``source`` into the image ``target``."""
+    with open(source) as handle:
+        results = json.load(handle)
+    figure, axis = plt.subplots(figsize=(7.5, 4.2))
+    title = "long run"
+    for benchmark in results["benchmarks"]:
+        if not benchmark["group"].startswith("long run"):
+            continue
+        title = benchmark["group"]
+        extra = benchmark["extra_info"]
+        samples = extra["samples"]
+        label = f"{extra['backend']} ({extra['invocations_per_second']:,.0f} inv/s)"
+        axis.plot([s[0] for s in samples], [s[1] / 2**20 for s in samples], label=label)
+    axis.set_title(title, fontsize=10)
+    axis.set_xlabel("invocations processed")
+    axis.set_ylabel("resident memory (MiB)")
+    axis.grid(True, alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(target, dpi=110)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

@@ -1,0 +1,78 @@
+"""Retention over a long run: resident memory with and without it, its cost, and eviction cost.
+
+``FASTMEM_RETENTION_INVOCATIONS`` (default 1,000,000) sets the length of the long run;
+each backend runs it in a process of its own (``retention_workload.py``), so their
+memory figures start from the same place. ``benchmarks/plot_retention.py`` draws the
+resident memory over time from the results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pynenc_fastmem import _store_py
+
+from .conftest import ratio_info
+
+INVOCATIONS = int(os.environ.get("FASTMEM_RETENTION_INVOCATIONS", 1_000_000))
+KEEP = 10_000
+WORKLOAD = Path(__file__).with_name("retention_workload.py")
+
+
+@pytest.mark.parametrize(("name", "max_finished"), [("mem", 0), ("fastmem", 0), ("fastmem-retention", KEEP)])
+def test_long_run_resident_memory(benchmark: Any, name: str, max_finished: int) -> None:
+    benchmark.group = f"long run: {INVOCATIONS:,} invocations, 6 records each (retention keeps {KEEP:,})"
+    backend = "mem" if name == "mem" else "fastmem"
+
+    def run() -> dict[str, Any]:
+        output = subprocess.run(
+            [sys.executable, str(WORKLOAD), backend, str(INVOCATIONS), str(max_finished)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        return json.loads(output)  # type: ignore[no-any-return]
+
+    result = benchmark.pedantic(run, rounds=1, iterations=1)
+    samples = result["samples"]
+    ratio_info(
+        benchmark,
+        name,
+        samples=samples,
+        invocations_per_second=INVOCATIONS / result["seconds"],
+        final_rss_mib=samples[-1][1] / 2**20,
+        stats=result["stats"],
+    )
+    if max_finished:
+        assert result["stats"]["invocations"] == KEEP
+        assert result["stats"]["evictions"] == INVOCATIONS - KEEP
+
+
+@pytest.mark.parametrize("implementation", ["cython", "python"])
+@pytest.mark.parametrize("invocations", [10_000, 100_000, 1_000_000])
+def test_eviction_cost_per_invocation(benchmark: Any, implementation: str, invocations: int) -> None:
+    """Evicting 1,000 invocations (6 records each) from stores of growing size."""
+    if implementation == "cython":
+        store_cls = pytest.importorskip("pynenc_fastmem._store_c").Store
+    else:
+        store_cls = _store_py.Store
+    benchmark.group = f"evict 1,000 of {invocations:,} finished invocations (6 records each)"
+    now = [0]
+    store = store_cls(retention=1, clock=lambda: now[0])
+    record = object()
+    for index in range(invocations):
+        inv_id = f"inv-{index:08d}"
+        store.upsert_invocations([(inv_id, record, None, None, inv_id, "T")])
+        for step in range(6):
+            store.add_histories([inv_id], index * 6 + step, record, step == 5)
+    now[0] = invocations * 6 + 10
+    evicted = benchmark.pedantic(store.evict, args=(1000,), rounds=5, iterations=1)
+    assert evicted == 1000
+    ratio_info(benchmark, "fastmem" if implementation == "cython" else "fastmem-python")
