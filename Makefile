@@ -11,7 +11,7 @@ BENCH_VENV := .venv-bench
 BENCH_PYTHON := $(BENCH_VENV)/bin/python
 BENCH_ARGS ?=
 
-.PHONY: install test test-debug test-cython test-python demo bench wheel test-wheel test-sdist lint clean
+.PHONY: install test test-debug test-cython test-python test-live demo bench wheel test-wheel test-sdist lint clean
 
 install: $(VENV)/.installed
 
@@ -24,11 +24,13 @@ $(VENV)/.installed: pyproject.toml setup.py src/pynenc_fastmem/_store_c.pyx
 	touch $@
 
 RELIABILITY_TESTS := tests/test_store.py tests/test_model.py tests/test_soak.py tests/test_bad_input.py \
-	tests/test_invariants.py tests/test_implementation.py
+	tests/test_invariants.py tests/test_implementation.py tests/test_retention.py
+ADAPTER_TESTS := tests/conformance tests/test_state_backend.py tests/test_backend_retention.py \
+	tests/test_differential.py tests/test_builder.py tests/test_demo.py tests/test_live.py
 
 # The reliability tests on a debug build of the compiled core, then the whole suite,
 # pynenc's conformance suites included, once on each store.
-test: test-debug test-cython test-python
+test: test-debug test-cython test-python test-live
 
 # Rebuilding in place needs the old build gone: setuptools skips an up-to-date module.
 define build_core
@@ -46,6 +48,11 @@ test-cython: install
 
 test-python: install
 	PYNENC_FASTMEM_NO_EXTENSIONS=1 $(VENV_PYTHON) -m pytest $(PYTEST_ARGS)
+
+# The adapter with live_invocations on: every app the tests build, pynenc's conformance
+# suites included, keeps and returns the objects themselves.
+test-live: install
+	PYNENC__LIVE_INVOCATIONS=1 PYNENC_FASTMEM_REQUIRE_EXTENSIONS=1 $(VENV_PYTHON) -m pytest $(ADAPTER_TESTS) $(PYTEST_ARGS)
 
 demo: install
 	$(VENV_PYTHON) -m pynenc_fastmem demo

@@ -5,6 +5,7 @@ The backends of one benchmark run side by side in one session:
 - ``dict``: a bare ``dict`` doing the same point operation, the floor;
 - ``mem``: pynenc's ``MemStateBackend``, the reference every ratio is taken to;
 - ``fastmem``: FastMemStateBackend on the compiled store;
+- ``fastmem-live``: the same with ``live_invocations`` on (public methods only);
 - ``fastmem-python``: FastMemStateBackend on the pure-Python store;
 - ``sqlite``: pynenc's ``SQLiteStateBackend`` on a temporary file;
 - ``rustvello``: pynenc-rustvello's ``RustMemStateBackend`` where it can be constructed.
@@ -36,6 +37,8 @@ from pynenc.workflow import WorkflowIdentity
 from pynenc_fastmem import FastMemStateBackend, _store_py
 
 BACKENDS = ["mem", "fastmem", "fastmem-python", "sqlite", "rustvello"]
+# Live mode changes only what the public methods do, so only they measure it.
+PUBLIC_BACKENDS = ["mem", "fastmem", "fastmem-live", "fastmem-python", "sqlite", "rustvello"]
 WITH_FLOOR = ["dict", *BACKENDS]
 DAY_START = datetime(2026, 1, 1, tzinfo=UTC)
 # A real task, so that rebuilding an invocation from its DTOs can import it.
@@ -67,6 +70,8 @@ def make_backend(name: str) -> BaseStateBackend:
         return backend
     if name == "fastmem-python":
         return FastMemPythonStoreBackend(new_app())
+    if name == "fastmem-live":
+        return FastMemStateBackend(new_app(live_invocations=True))
     if name == "sqlite":
         handle, path = tempfile.mkstemp(suffix=".db", prefix="fastmem-bench-")
         os.close(handle)

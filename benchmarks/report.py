@@ -14,7 +14,16 @@ import json
 import sys
 from typing import Any
 
-COLUMNS = ["dict", "mem", "fastmem", "fastmem-retention", "fastmem-python", "sqlite", "rustvello"]
+COLUMNS = [
+    "dict",
+    "mem",
+    "fastmem",
+    "fastmem-live",
+    "fastmem-retention",
+    "fastmem-python",
+    "sqlite",
+    "rustvello",
+]
 THROUGHPUT = ("writes_per_second", "tasks_per_second", "invocations_per_second")
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pynenc import Pynenc, PynencBuilder
 
-from .conftest import make_backend, new_app, ratio_info
+from .conftest import PUBLIC_BACKENDS, make_backend, new_app, ratio_info
 
 TASKS = int(os.environ.get("FASTMEM_BENCH_TASKS", 2_000))
 
@@ -28,6 +28,8 @@ def _app(name: str) -> Pynenc:
         "fastmem-python": "FastMemPythonStoreBackend",
     }
     builder._config["state_backend_cls"] = backend_cls.get(name, "FastMemStateBackend")
+    if name == "fastmem-live":
+        builder._config["live_invocations"] = True
     if name == "sqlite":
         builder._config["sqlite_db_path"] = make_backend("sqlite").conf.sqlite_db_path
     return builder.build()
@@ -50,7 +52,7 @@ def _run(app: Pynenc) -> None:
         runner.join(timeout=10)
 
 
-@pytest.mark.parametrize("name", ["mem", "fastmem", "fastmem-python", "sqlite", "rustvello"])
+@pytest.mark.parametrize("name", PUBLIC_BACKENDS)
 def test_end_to_end_tasks(benchmark: Any, name: str) -> None:
     benchmark.group = f"end to end: {TASKS:,} tasks on a ThreadRunner"
     ratio_info(benchmark, name, tasks=TASKS)

@@ -15,6 +15,7 @@ from pynenc.workflow import WorkflowIdentity
 from .conftest import (
     BACKENDS,
     DAY_START,
+    PUBLIC_BACKENDS,
     STATUSES,
     WITH_FLOOR,
     WORKFLOW_TASK,
@@ -71,7 +72,7 @@ def test_raw_upsert(benchmark: Any, name: str, batch: int) -> None:
 
 
 @pytest.mark.parametrize("batch", [1, 100])
-@pytest.mark.parametrize("name", BACKENDS)
+@pytest.mark.parametrize("name", PUBLIC_BACKENDS)
 def test_public_upsert(benchmark: Any, name: str, batch: int) -> None:
     benchmark.group = f"upsert_invocations batch={batch}"
     ratio_info(benchmark, name)
@@ -132,7 +133,7 @@ def test_raw_set_outcome(benchmark: Any, name: str, kind: str) -> None:
     benchmark(put, "inv-00000050", kind)
 
 
-@pytest.mark.parametrize("name", BACKENDS)
+@pytest.mark.parametrize("name", PUBLIC_BACKENDS)
 def test_public_result_round_trip(benchmark: Any, name: str) -> None:
     benchmark.group = "set_result + get_result"
     ratio_info(benchmark, name)

@@ -30,6 +30,7 @@ def fast_memory(
     builder: PynencBuilder,
     retention_seconds: float | None = None,
     max_finished_invocations: int | None = None,
+    live_invocations: bool | None = None,
 ) -> PynencBuilder:
     """Use FastMemStateBackend with pynenc's in-memory broker, orchestrator, data store and trigger.
 
@@ -40,6 +41,8 @@ def fast_memory(
     :param retention_seconds: evict finished invocations whose final status is
         older than this (see ``ConfigStateBackendFastMem``); by default kept
     :param max_finished_invocations: keep at most this many finished invocations
+    :param live_invocations: keep and return invocation and result objects
+        themselves rather than serialized copies (see ``ConfigStateBackendFastMem``)
     :return: the builder, for chaining
     """
     builder.memory()
@@ -48,6 +51,8 @@ def fast_memory(
         builder._config["retention_seconds"] = retention_seconds
     if max_finished_invocations is not None:
         builder._config["max_finished_invocations"] = max_finished_invocations
+    if live_invocations is not None:
+        builder._config["live_invocations"] = live_invocations
     return builder
 
 

@@ -8,21 +8,40 @@ or ``PynencBuilder().fast_memory(retention_seconds=...)``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from cistell import ConfigField
 from pynenc.conf.config_state_backend import ConfigStateBackend
 
 
+def flag_mapper(value: Any, expected_type: type[bool]) -> bool:
+    """Read a boolean setting; strings as ``1/true/yes/on`` or ``0/false/no/off``."""
+    del expected_type
+    if isinstance(value, bool):
+        return value
+    words = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False}
+    words |= {"off": False, "": False}
+    if isinstance(value, str) and value.strip().lower() in words:
+        return words[value.strip().lower()]
+    raise ValueError(f"expected a boolean setting (true/false, 1/0), got {value!r}")
+
+
 class ConfigStateBackendFastMem(ConfigStateBackend):
-    """Retention of finished invocations; both limits are off (0) by default.
+    """FastMemStateBackend's settings: retention (off, 0, by default) and live objects (off).
 
     :cvar ConfigField[float] retention_seconds: evict a finished invocation once
         its final status is older than this many seconds; 0 keeps them all.
     :cvar ConfigField[int] max_finished_invocations: keep at most this many
         finished invocations, evicting the oldest final status first; 0 sets no limit.
+    :cvar ConfigField[bool] live_invocations: keep the invocation and result
+        objects themselves and return those, instead of storing serialized
+        copies and rebuilding them on every read. Faster; callers then share
+        objects (see the README).
     """
 
     retention_seconds = ConfigField(0.0)
     max_finished_invocations = ConfigField(0)
+    live_invocations = ConfigField(False, mapper=flag_mapper)
 
 
 def store_retention(conf: ConfigStateBackendFastMem) -> tuple[int | None, int | None]:

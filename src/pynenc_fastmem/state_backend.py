@@ -1,7 +1,10 @@
 """FastMemStateBackend: pynenc's state backend API over the in-process store.
 
 The adapter translates pynenc objects into store calls (ids as ``str``,
-datetimes as integer microseconds) and keeps no data of its own.
+datetimes as integer microseconds) and keeps no data of its own. By default
+it stores what pynenc's base class gives it (DTOs, serialized results); with
+``live_invocations`` it stores the invocation and result objects themselves
+and converts them only when the raw DTO methods or an export ask.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
     from pynenc.app_info import AppInfo
     from pynenc.identifiers.invocation_id import InvocationId
     from pynenc.identifiers.task_id import TaskId
+    from pynenc.invocation.dist_invocation import DistributedInvocation
     from pynenc.runner.runner_context import RunnerContext
     from pynenc.state_backend.base_state_backend import InvocationHistory
     from pynenc.workflow import WorkflowIdentity
@@ -45,7 +49,8 @@ EXPORT_PROGRESS_FROM = 10_000
 
 # Methods whose arguments and answers need no translation: each instance binds
 # them straight to its store's method, which skips the adapter's Python frame,
-# most of the cost of a point operation. The class keeps them for the API.
+# most of the cost of a point operation. The class keeps them for the API, and
+# for live mode, where the store may hold objects these must convert.
 DIRECT_METHODS = {
     "_get_invocation": "get_invocation",
     "_get_history": "get_history",
@@ -56,6 +61,41 @@ DIRECT_METHODS = {
     "_get_runner_context": "get_runner_context",
     "_get_runner_contexts": "get_runner_contexts",
 }
+CONVERTED_IN_LIVE_MODE = {"_get_invocation", "_get_result"}
+
+
+class LiveValue:
+    """A result stored as the object itself (live mode), told apart from a serialized one."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def dto_pair(value: Any) -> tuple[InvocationDTO, CallDTO] | None:
+    """The ``(InvocationDTO, CallDTO)`` pair of a stored invocation: a pair, or a live invocation."""
+    if value is None or type(value) is tuple:
+        return value
+    return (value.to_dto(), value.call.to_dto())
+
+
+def live_row(invocation: Any, index: int) -> InvocationRow:
+    """Return the store row that keeps ``invocation`` itself (live mode)."""
+    try:
+        workflow = invocation.workflow
+        return (
+            invocation.invocation_id,
+            invocation,
+            invocation.parent_invocation_id,
+            invocation.parent_event_id,
+            None if workflow is None else workflow.workflow_id,
+            None if workflow is None else workflow.workflow_type.key,
+        )
+    except AttributeError:
+        raise TypeError(
+            f"invocations[{index}] must be a DistributedInvocation, got {type(invocation).__name__}"
+        ) from None
 
 
 def invocation_row(entry: object, index: int) -> InvocationRow:
@@ -101,8 +141,10 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
         retention, max_finished = store_retention(self.conf)
         self._store = self.store_cls(retention=retention, max_finished=max_finished)
         self._final_statuses = InvocationStatus.get_final_statuses()
+        self._live = self.conf.live_invocations
         for method, store_method in DIRECT_METHODS.items():
-            setattr(self, method, getattr(self._store, store_method))
+            if not (self._live and method in CONVERTED_IN_LIVE_MODE):
+                setattr(self, method, getattr(self._store, store_method))
 
     @cached_property
     def conf(self) -> ConfigStateBackendFastMem:
@@ -124,9 +166,26 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
             raise TypeError(f"entries must be a list, got {type(entries).__name__}")
         self._store.upsert_invocations([invocation_row(entry, index) for index, entry in enumerate(entries)])
 
+    def upsert_invocations(self, invocations: list[DistributedInvocation[Params, Result]]) -> None:
+        """Store invocations: as DTO pairs, or in live mode the objects themselves."""
+        if not self._live:
+            super().upsert_invocations(invocations)
+            return
+        if not isinstance(invocations, (list, tuple)):
+            raise TypeError(f"invocations must be a list, got {type(invocations).__name__}")
+        self._store.upsert_invocations([live_row(inv, index) for index, inv in enumerate(invocations)])
+
+    def get_invocation(self, invocation_id: InvocationId) -> DistributedInvocation[Params, Result]:
+        """Return the invocation: rebuilt from its DTOs, or in live mode the stored object."""
+        if self._live:
+            value = self._store.get_invocation(invocation_id)
+            if value is not None and type(value) is not tuple:
+                return value  # type: ignore[no-any-return]
+        return super().get_invocation(invocation_id)
+
     def _get_invocation(self, invocation_id: InvocationId) -> tuple[InvocationDTO, CallDTO] | None:
         """Return the stored DTO pair of ``invocation_id``, or ``None``."""
-        return self._store.get_invocation(invocation_id)  # type: ignore[no-any-return]
+        return dto_pair(self._store.get_invocation(invocation_id))
 
     def get_child_invocations(self, parent_invocation_id: InvocationId) -> Iterator[InvocationId]:
         """Return the ids of the invocations whose parent is ``parent_invocation_id``."""
@@ -187,9 +246,28 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
 
     # Results and exceptions
 
+    def set_result(self, invocation_id: InvocationId, result: Result) -> None:
+        """Store the result: serialized, or in live mode the object itself."""
+        if self._live:
+            self._store.set_result(invocation_id, LiveValue(result))
+        else:
+            super().set_result(invocation_id, result)
+
+    def get_result(self, invocation_id: InvocationId) -> Result:
+        """Return the result: deserialized, or the object itself if stored live."""
+        value = self._store.get_result(invocation_id)
+        if type(value) is LiveValue:
+            return value.value  # type: ignore[no-any-return]
+        return self.app.client_data_store.deserialize(value)  # type: ignore[no-any-return]
+
     def _get_result(self, invocation_id: InvocationId) -> str:
         """Return the serialized result; raise ``KeyError`` if there is none."""
-        return self._store.get_result(invocation_id)  # type: ignore[no-any-return]
+        return self._serialized(self._store.get_result(invocation_id))
+
+    def _serialized(self, value: Any) -> str:
+        if type(value) is LiveValue:
+            return self.app.client_data_store.serialize(value.value)
+        return value  # type: ignore[no-any-return]
 
     def _set_result(self, invocation_id: InvocationId, serialized_result: str) -> None:
         """Store the serialized result of ``invocation_id``."""
@@ -332,7 +410,7 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
 
         identities: dict[str, WorkflowIdentity] = {}
         for chunk in store.items("invocations"):
-            pairs = [pair for _, pair in chunk]
+            pairs = [pair for _, value in chunk if (pair := dto_pair(value)) is not None]
             for inv_dto, _ in pairs:
                 if inv_dto.workflow is not None:
                     identities.setdefault(inv_dto.workflow.workflow_id, inv_dto.workflow)
@@ -349,7 +427,7 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
         for kind, setter in (("results", other._set_result), ("exceptions", other._set_exception)):
             for chunk in store.items(kind):
                 for invocation_id, value in chunk:
-                    setter(invocation_id, value)
+                    setter(invocation_id, self._serialized(value))
                 advance(kind, len(chunk))
         for run in store.workflow_runs():
             identities[run.workflow_id] = run
