@@ -76,3 +76,22 @@ def test_eviction_cost_per_invocation(benchmark: Any, implementation: str, invoc
     evicted = benchmark.pedantic(store.evict, args=(1000,), rounds=5, iterations=1)
     assert evicted == 1000
     ratio_info(benchmark, "fastmem" if implementation == "cython" else "fastmem-python")
+
+
+@pytest.mark.parametrize("implementation", ["cython", "python"])
+@pytest.mark.parametrize("invocations", [10_000, 1_000_000])
+def test_stats_cost(benchmark: Any, implementation: str, invocations: int) -> None:
+    """``stats()`` on stores of growing size: its cost must not follow the size."""
+    if implementation == "cython":
+        store_cls = pytest.importorskip("pynenc_fastmem._store_c").Store
+    else:
+        store_cls = _store_py.Store
+    benchmark.group = f"stats() of a store of {invocations:,} invocations"
+    store = store_cls()
+    record = object()
+    for index in range(invocations):
+        inv_id = f"inv-{index:08d}"
+        store.upsert_invocations([(inv_id, record, None, None, None, None)])
+        store.add_histories([inv_id], index, record, True)
+    benchmark(store.stats)
+    ratio_info(benchmark, "fastmem" if implementation == "cython" else "fastmem-python")

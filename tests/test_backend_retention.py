@@ -1,7 +1,9 @@
 """FastMemStateBackend's retention settings, stats and export, on real pynenc apps."""
 
+import gc
 import io
 import threading
+import tracemalloc
 import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,12 +13,25 @@ from typing import Any
 import pytest
 from pynenc import Pynenc, PynencBuilder
 from pynenc.exceptions import PynencError
+from pynenc.identifiers.call_id import CallId
+from pynenc.invocation.status import InvocationStatus, InvocationStatusRecord
+from pynenc.models.call_dto import CallDTO
+from pynenc.models.invocation_dto import InvocationDTO
 from pynenc.state_backend import SQLiteStateBackend
+from pynenc.state_backend.base_state_backend import InvocationHistory
 
 from pynenc_fastmem import FastMemStateBackend
 from pynenc_fastmem.state_backend import PYNENC_OBJECT_BYTES
 
 KEPT = 5
+LIFECYCLE = [
+    InvocationStatus.REGISTERED,
+    InvocationStatus.PENDING,
+    InvocationStatus.RUNNING,
+    InvocationStatus.RETRY,
+    InvocationStatus.RUNNING,
+    InvocationStatus.SUCCESS,
+]
 
 
 def _app(app_id: str, **builder: Any) -> Pynenc:
@@ -168,6 +183,46 @@ def test_stats_estimate_is_the_store_estimate_plus_pynenc_objects() -> None:
     store = backend._store.stats()
     assert (stats["invocations"], stats["results"], stats["history_records"]) == (1, 1, 0)
     assert stats["bytes"] == store["bytes"] + PYNENC_OBJECT_BYTES["invocations"]
+
+
+def _fill(backend: FastMemStateBackend, count: int) -> None:
+    """``count`` invocations as pynenc writes them: DTOs, six history records, a result."""
+    for index in range(count):
+        call_id = CallId(task_id=triple.task_id, args_id=f"args-{index}")
+        inv_id = f"inv-{index:08d}"
+        backend._upsert_invocations(
+            [
+                (
+                    InvocationDTO(
+                        invocation_id=inv_id, call_id=call_id, workflow=None, parent_invocation_id=None
+                    ),
+                    CallDTO(call_id=call_id, serialized_arguments={"x": str(index)}),
+                )
+            ]
+        )
+        for status in LIFECYCLE:
+            record = InvocationHistory(
+                invocation_id=inv_id,
+                status_record=InvocationStatusRecord(status=status),
+                runner_context_id="runner",
+            )
+            backend._add_histories([inv_id], record)
+        backend._set_result(inv_id, f'{{"value": {index}}}')
+
+
+def test_stats_bytes_estimate_follows_traced_memory() -> None:
+    backend = FastMemStateBackend(Pynenc(config_values={"app_id": "stats-bytes"}))
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        _fill(backend, 5000)
+        gc.collect()
+        traced = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    estimate = backend.stats()["bytes"]
+    assert 0.8 <= estimate / traced <= 1.25, (estimate, traced)
 
 
 # Export
