@@ -55,14 +55,20 @@ def test_long_run_resident_memory(benchmark: Any, name: str, max_finished: int) 
         assert result["stats"]["evictions"] == INVOCATIONS - KEEP
 
 
+BACKEND_OF = {"cython": "fastmem", "python": "fastmem-python"}
+
+
+def _store_cls(implementation: str) -> Any:
+    if implementation == "cython":
+        return pytest.importorskip("pynenc_fastmem._store_c").Store
+    return _store_py.Store
+
+
 @pytest.mark.parametrize("implementation", ["cython", "python"])
 @pytest.mark.parametrize("invocations", [10_000, 100_000, 1_000_000])
 def test_eviction_cost_per_invocation(benchmark: Any, implementation: str, invocations: int) -> None:
     """Evicting 1,000 invocations (6 records each) from stores of growing size."""
-    if implementation == "cython":
-        store_cls = pytest.importorskip("pynenc_fastmem._store_c").Store
-    else:
-        store_cls = _store_py.Store
+    store_cls = _store_cls(implementation)
     benchmark.group = f"evict 1,000 of {invocations:,} finished invocations (6 records each)"
     now = [0]
     store = store_cls(retention=1, clock=lambda: now[0])
@@ -75,17 +81,14 @@ def test_eviction_cost_per_invocation(benchmark: Any, implementation: str, invoc
     now[0] = invocations * 6 + 10
     evicted = benchmark.pedantic(store.evict, args=(1000,), rounds=5, iterations=1)
     assert evicted == 1000
-    ratio_info(benchmark, "fastmem" if implementation == "cython" else "fastmem-python")
+    ratio_info(benchmark, BACKEND_OF[implementation])
 
 
 @pytest.mark.parametrize("implementation", ["cython", "python"])
 @pytest.mark.parametrize("invocations", [10_000, 1_000_000])
 def test_stats_cost(benchmark: Any, implementation: str, invocations: int) -> None:
     """``stats()`` on stores of growing size: its cost must not follow the size."""
-    if implementation == "cython":
-        store_cls = pytest.importorskip("pynenc_fastmem._store_c").Store
-    else:
-        store_cls = _store_py.Store
+    store_cls = _store_cls(implementation)
     benchmark.group = f"stats() of a store of {invocations:,} invocations"
     store = store_cls()
     record = object()
@@ -94,4 +97,4 @@ def test_stats_cost(benchmark: Any, implementation: str, invocations: int) -> No
         store.upsert_invocations([(inv_id, record, None, None, None, None)])
         store.add_histories([inv_id], index, record, True)
     benchmark(store.stats)
-    ratio_info(benchmark, "fastmem" if implementation == "cython" else "fastmem-python")
+    ratio_info(benchmark, BACKEND_OF[implementation])

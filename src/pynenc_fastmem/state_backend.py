@@ -80,18 +80,23 @@ def dto_pair(value: Any) -> tuple[InvocationDTO, CallDTO] | None:
     return (value.to_dto(), value.call.to_dto())
 
 
+def _row(value: Any, source: Any) -> InvocationRow:
+    """The store row keeping ``value``, its ids and relations read from ``source``."""
+    workflow = source.workflow
+    return (
+        source.invocation_id,
+        value,
+        source.parent_invocation_id,
+        source.parent_event_id,
+        None if workflow is None else workflow.workflow_id,
+        None if workflow is None else workflow.workflow_type.key,
+    )
+
+
 def live_row(invocation: Any, index: int) -> InvocationRow:
     """Return the store row that keeps ``invocation`` itself (live mode)."""
     try:
-        workflow = invocation.workflow
-        return (
-            invocation.invocation_id,
-            invocation,
-            invocation.parent_invocation_id,
-            invocation.parent_event_id,
-            None if workflow is None else workflow.workflow_id,
-            None if workflow is None else workflow.workflow_type.key,
-        )
+        return _row(invocation, invocation)
     except AttributeError:
         raise TypeError(
             f"invocations[{index}] must be a DistributedInvocation, got {type(invocation).__name__}"
@@ -107,16 +112,7 @@ def invocation_row(entry: object, index: int) -> InvocationRow:
         and isinstance(entry[1], CallDTO)
     ):
         raise TypeError(f"entries[{index}] must be an (InvocationDTO, CallDTO) pair")
-    inv_dto = entry[0]
-    workflow = inv_dto.workflow
-    return (
-        inv_dto.invocation_id,
-        entry,
-        inv_dto.parent_invocation_id,
-        inv_dto.parent_event_id,
-        None if workflow is None else workflow.workflow_id,
-        None if workflow is None else workflow.workflow_type.key,
-    )
+    return _row(entry, entry[0])
 
 
 class FastMemStateBackend(BaseStateBackend[Params, Result]):
