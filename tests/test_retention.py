@@ -1,5 +1,6 @@
 """Retention, stats and item listing of the store, run against every store implementation."""
 
+import sys
 import threading
 from types import ModuleType
 from typing import Any
@@ -275,10 +276,15 @@ def test_threads_finishing_and_evicting_lose_nothing_unfinished(
             errors.append(error)
 
     workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter allows
+    try:
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    finally:
+        sys.setswitchinterval(interval)
     assert errors == []
     store._check()
     stats = store.stats()
