@@ -556,7 +556,7 @@ class Store:
 
         Runtime complexity: `O(1)`
         """
-        self._set_outcome(invocation_id, value, "results")
+        self._set_outcome(invocation_id, value, False)
 
     def get_result(self, invocation_id: str) -> Any:
         """Return the result of ``invocation_id``; raise ``KeyError`` if none is stored.
@@ -571,15 +571,15 @@ class Store:
 
         Runtime complexity: `O(1)`
         """
-        self._set_outcome(invocation_id, value, "exceptions")
+        self._set_outcome(invocation_id, value, True)
 
-    def _set_outcome(self, invocation_id: str, value: Any, kind: str) -> None:
+    def _set_outcome(self, invocation_id: str, value: Any, exception: bool) -> None:
         invocation_id = check_id(invocation_id, "invocation_id")
         size = value_size(value)
         stripe = self._stripe(invocation_id)
         with stripe.lock:
             # Read the map under the lock: purge swaps it for a new one.
-            outcomes = getattr(stripe, kind)
+            outcomes = stripe.exceptions if exception else stripe.results
             displaced = outcomes.get(invocation_id, _MISSING)
             outcomes[invocation_id] = value
             stripe.value_bytes += size - value_size(displaced)
