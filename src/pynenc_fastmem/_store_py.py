@@ -33,7 +33,6 @@ import time
 from bisect import insort
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, NamedTuple
 
@@ -90,6 +89,12 @@ def check_optional_id(value: object, name: str) -> str | None:
 
 def check_ids(values: object, name: str) -> list[str]:
     """Return ``values``, a list or tuple of ``str``, as a new list of exact ``str``."""
+    if type(values) is list or type(values) is tuple:
+        for value in values:
+            if type(value) is not str:
+                break
+        else:
+            return list(values)
     if not isinstance(values, (list, tuple)):
         raise TypeError(f"{name} must be a list of str, got {type(values).__name__}")
     return [check_id(value, f"{name}[{index}]") for index, value in enumerate(values)]
@@ -104,6 +109,8 @@ _ONE_MICROSECOND = timedelta(microseconds=1)
 
 def check_micros(value: object, name: str) -> int:
     """Return ``value`` as an ``int`` timestamp (not a ``bool``) that fits in 64 bits."""
+    if type(value) is int and MIN_MICROS <= value <= MAX_MICROS:
+        return value
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{name} must be an int of microseconds, got {type(value).__name__}")
     value = int(value)
@@ -164,8 +171,23 @@ def value_size(value: object) -> int:
     return len(value) if kind is str or kind is bytes else 0  # type: ignore[arg-type]
 
 
+def is_plain_row(row: object) -> bool:
+    """Whether ``row`` is a 6-tuple of exact ``str`` ids that needs no further check."""
+    if type(row) is not tuple or len(row) != 6 or type(row[0]) is not str:
+        return False
+    _, _, parent_id, parent_event_id, workflow_id, workflow_type = row
+    return (
+        (parent_id is None or type(parent_id) is str)
+        and (parent_event_id is None or type(parent_event_id) is str)
+        and (workflow_id is None) == (workflow_type is None)
+        and (workflow_id is None or (type(workflow_id) is str and type(workflow_type) is str))
+    )
+
+
 def check_row(row: object, index: int) -> InvocationRow:
     """Return ``row``, a well-formed :data:`InvocationRow`, with its ids as exact ``str``."""
+    if is_plain_row(row):
+        return row  # type: ignore[return-value]
     name = f"rows[{index}]"
     if not isinstance(row, tuple) or len(row) != 6:
         raise TypeError(
@@ -211,6 +233,23 @@ def _records(chunks: Iterable[list[tuple[int, int, str, Any]]], batch_size: int)
                 batch = []
     if batch:
         yield batch
+
+
+class _LockSet:
+    """Locks taken together, in the order given (which must be the global order)."""
+
+    __slots__ = ("locks",)
+
+    def __init__(self, locks: Sequence[threading.Lock]) -> None:
+        self.locks = tuple(locks)
+
+    def __enter__(self) -> None:
+        for lock in self.locks:
+            lock.acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        for lock in self.locks:
+            lock.release()
 
 
 class _Stripe:
@@ -291,6 +330,10 @@ class Store:
         self._workflows_lock = threading.Lock()
         self._time_lock = threading.Lock()
         self._runners_lock = threading.Lock()
+        self._all_locks = _LockSet(
+            [stripe.lock for stripe in self._stripes]
+            + [self._relations_lock, self._workflows_lock, self._time_lock, self._runners_lock]
+        )
         self._seq = 0
         self._clear_shared()
 
@@ -318,18 +361,13 @@ class Store:
     def _stripe(self, invocation_id: str) -> _Stripe:
         return self._stripes[hash(invocation_id) & self._mask]
 
-    def _locked_stripes(self, stack: ExitStack, invocation_ids: Iterable[str]) -> None:
-        """Enter the locks of the stripes of ``invocation_ids`` in ascending order."""
+    def _stripe_locks(self, invocation_ids: Sequence[str]) -> list[threading.Lock]:
+        """The locks of the stripes of ``invocation_ids``, in ascending (locking) order."""
         mask = self._mask
-        for index in sorted({hash(inv_id) & mask for inv_id in invocation_ids}):
-            stack.enter_context(self._stripes[index].lock)
-
-    def _lock_all(self, stack: ExitStack) -> None:
-        """Enter every lock, in the global order."""
-        for stripe in self._stripes:
-            stack.enter_context(stripe.lock)
-        for lock in (self._relations_lock, self._workflows_lock, self._time_lock, self._runners_lock):
-            stack.enter_context(lock)
+        if len(invocation_ids) == 1:
+            return [self._stripes[hash(invocation_ids[0]) & mask].lock]
+        indexes = sorted({hash(invocation_id) & mask for invocation_id in invocation_ids})
+        return [self._stripes[index].lock for index in indexes]
 
     # Invocations and their relations
 
@@ -347,17 +385,23 @@ class Store:
             raise TypeError(f"rows must be a list of rows, got {type(rows).__name__}")
         rows = [check_row(row, index) for index, row in enumerate(rows)]
         displaced = []
-        with ExitStack() as stack:
-            self._locked_stripes(stack, (row[0] for row in rows))
-            stack.enter_context(self._relations_lock)
+        locks = self._stripe_locks([row[0] for row in rows])
+        locks.append(self._relations_lock)
+        for lock in locks:
+            lock.acquire()
+        try:
+            stripes, mask = self._stripes, self._mask
             for row in rows:
                 invocation_id = row[0]
-                invocations = self._stripe(invocation_id).invocations
+                invocations = stripes[hash(invocation_id) & mask].invocations
                 old = invocations.get(invocation_id)
                 invocations[invocation_id] = row
                 if old is not None:
                     displaced.append(old)
                 self._reindex(invocation_id, old, row)
+        finally:
+            for lock in locks:
+                lock.release()
         del displaced
 
     def _reindex(self, invocation_id: str, old: InvocationRow | None, row: InvocationRow | None) -> None:
@@ -448,9 +492,11 @@ class Store:
         flag = int(check_flag(final, "final"))
         evicting = flag and self._evicting
         now = self._now() if evicting else 0
-        with ExitStack() as stack:
-            self._locked_stripes(stack, invocation_ids)
-            stack.enter_context(self._time_lock)
+        locks = self._stripe_locks(invocation_ids)
+        locks.append(self._time_lock)
+        for lock in locks:
+            lock.acquire()
+        try:
             pending = self._time_pending
             for invocation_id in invocation_ids:
                 entry = (timestamp, self._seq | flag, invocation_id, record)
@@ -469,6 +515,9 @@ class Store:
                 else:
                     insort(history, entry)
                 pending.append(entry)
+        finally:
+            for lock in locks:
+                lock.release()
         if evicting:
             self._evict(now, EVICTIONS_PER_FINAL * len(invocation_ids))
 
@@ -736,8 +785,7 @@ class Store:
 
     def _evict(self, now: int, limit: int) -> int:
         displaced: list[Any] = []
-        with ExitStack() as stack:
-            self._lock_all(stack)
+        with self._all_locks:
             evicted = self._evict_locked(now, limit, displaced)
         del displaced
         return evicted
@@ -902,8 +950,7 @@ class Store:
 
         Runtime complexity: `O(1)` under the locks; the old contents are freed after.
         """
-        with ExitStack() as stack:
-            self._lock_all(stack)
+        with self._all_locks:
             displaced = [dict(vars(self))] + [
                 (stripe.invocations, stripe.histories, stripe.results, stripe.exceptions)
                 for stripe in self._stripes
