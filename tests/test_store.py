@@ -1,5 +1,6 @@
 """The store interface, run against every store implementation."""
 
+import random
 import sys
 import threading
 from collections.abc import Callable
@@ -191,6 +192,23 @@ def test_range_iteration_is_lazy_and_survives_concurrent_writes(store_module: An
     store.add_histories(["j"], 0, "too early")
     assert flatten(batches) == [*range(2, chunk + 6), "late"]
     assert flatten(ids) == ["j"]
+
+
+def test_range_queries_match_a_full_scan_over_a_large_index(store: Store) -> None:
+    """Thousands of records (many per timestamp, written out of order): every range agrees with a scan."""
+    rng = random.Random(7)
+    timestamps = [index // 3 for index in range(12_000)]
+    rng.shuffle(timestamps)
+    for arrival, timestamp in enumerate(timestamps):
+        store.add_histories([f"i{arrival % 50}"], timestamp, (timestamp, arrival))
+    records = sorted((timestamp, arrival) for arrival, timestamp in enumerate(timestamps))
+    bounds = [(0, 3999), (-5, 10**6), (1000, 1000), (1999, 2001), (3999, 3999), (4000, 5000)]
+    bounds += [tuple(sorted(rng.sample(range(-10, 4010), 2))) for _ in range(200)]
+    for low, high in bounds:
+        expected = [record for record in records if low <= record[0] <= high]
+        assert flatten(store.history_in_range(low, high, batch_size=rng.randint(1, 3000))) == expected
+        ids = list(dict.fromkeys(f"i{arrival % 50}" for _, arrival in expected))
+        assert flatten(store.invocations_in_range(low, high)) == ids
 
 
 def test_negative_and_far_future_timestamps(store: Store) -> None:
