@@ -411,16 +411,19 @@ class Store:
             key = None if row is None else row[column]
             old_key = None if old is None else old[column]
             if old_key != key:
-                _remove_member(index, old_key, invocation_id)
-                _add_member(index, key, invocation_id)
+                if old_key is not None:
+                    _remove_member(index, old_key, invocation_id)
+                if key is not None:
+                    _add_member(index, key, invocation_id)
 
     def get_invocation(self, invocation_id: str) -> Any:
         """Return the value stored for ``invocation_id``, or ``None``.
 
         Runtime complexity: `O(1)`
         """
-        invocation_id = check_id(invocation_id, "invocation_id")
-        row = self._stripe(invocation_id).invocations.get(invocation_id)
+        if type(invocation_id) is not str:
+            invocation_id = check_id(invocation_id, "invocation_id")
+        row = self._stripes[hash(invocation_id) & self._mask].invocations.get(invocation_id)
         return None if row is None else row[1]
 
     def _members(self, index: dict[str, dict[str, None]], key: str) -> list[str]:
@@ -489,7 +492,7 @@ class Store:
         """
         invocation_ids = check_ids(invocation_ids, "invocation_ids")
         timestamp = check_micros(timestamp, "timestamp")
-        flag = int(check_flag(final, "final"))
+        flag = 1 if final is True else 0 if final is False else int(check_flag(final, "final"))
         evicting = flag and self._evicting
         now = self._now() if evicting else 0
         locks = self._stripe_locks(invocation_ids)
@@ -497,12 +500,14 @@ class Store:
         for lock in locks:
             lock.acquire()
         try:
-            pending = self._time_pending
+            pending, stripes, mask = self._time_pending, self._stripes, self._mask
             for invocation_id in invocation_ids:
                 entry = (timestamp, self._seq | flag, invocation_id, record)
                 self._seq += 2
-                stripe = self._stripe(invocation_id)
-                history = stripe.histories.setdefault(invocation_id, [])
+                stripe = stripes[hash(invocation_id) & mask]
+                history = stripe.histories.get(invocation_id)
+                if history is None:
+                    history = stripe.histories[invocation_id] = []
                 if not history or history[-1][0] <= timestamp:
                     if history and history[-1][1] & 1:
                         stripe.finished -= 1
@@ -526,8 +531,9 @@ class Store:
 
         Runtime complexity: `O(k)` for `k` records
         """
-        invocation_id = check_id(invocation_id, "invocation_id")
-        stripe = self._stripe(invocation_id)
+        if type(invocation_id) is not str:
+            invocation_id = check_id(invocation_id, "invocation_id")
+        stripe = self._stripes[hash(invocation_id) & self._mask]
         with stripe.lock:
             return [entry[3] for entry in stripe.histories.get(invocation_id, ())]
 
@@ -612,8 +618,9 @@ class Store:
 
         Runtime complexity: `O(1)`
         """
-        invocation_id = check_id(invocation_id, "invocation_id")
-        return self._stripe(invocation_id).results[invocation_id]
+        if type(invocation_id) is not str:
+            invocation_id = check_id(invocation_id, "invocation_id")
+        return self._stripes[hash(invocation_id) & self._mask].results[invocation_id]
 
     def set_exception(self, invocation_id: str, value: Any) -> None:
         """Store the exception of ``invocation_id``, replacing any earlier one.
@@ -623,9 +630,10 @@ class Store:
         self._set_outcome(invocation_id, value, True)
 
     def _set_outcome(self, invocation_id: str, value: Any, exception: bool) -> None:
-        invocation_id = check_id(invocation_id, "invocation_id")
+        if type(invocation_id) is not str:
+            invocation_id = check_id(invocation_id, "invocation_id")
         size = value_size(value)
-        stripe = self._stripe(invocation_id)
+        stripe = self._stripes[hash(invocation_id) & self._mask]
         with stripe.lock:
             # Read the map under the lock: purge swaps it for a new one.
             outcomes = stripe.exceptions if exception else stripe.results
@@ -639,8 +647,9 @@ class Store:
 
         Runtime complexity: `O(1)`
         """
-        invocation_id = check_id(invocation_id, "invocation_id")
-        return self._stripe(invocation_id).exceptions[invocation_id]
+        if type(invocation_id) is not str:
+            invocation_id = check_id(invocation_id, "invocation_id")
+        return self._stripes[hash(invocation_id) & self._mask].exceptions[invocation_id]
 
     # Workflows
 
@@ -734,7 +743,8 @@ class Store:
 
         Runtime complexity: `O(1)`
         """
-        runner_id = check_id(runner_id, "runner_id")
+        if type(runner_id) is not str:
+            runner_id = check_id(runner_id, "runner_id")
         return self._runner_contexts.get(runner_id)
 
     def get_runner_contexts(self, runner_ids: Sequence[str]) -> list[Any]:
