@@ -65,9 +65,11 @@ $(BENCH_VENV)/.installed: pyproject.toml setup.py src/pynenc_fastmem/_store_c.py
 	touch $@
 
 # All backends side by side in one run; writes docs/benchmarks.md, docs/scaling.png, docs/retention.png.
+# Rounds of at least 50 us: with pytest-benchmark's 5 us default, a slow first call made it
+# time some point operations one call per round, timer overhead included.
 bench: $(BENCH_VENV)/.installed
 	mkdir -p .benchmarks docs
-	$(BENCH_PYTHON) -m pytest benchmarks -q --benchmark-json=.benchmarks/latest.json $(BENCH_ARGS)
+	$(BENCH_PYTHON) -m pytest benchmarks -q --benchmark-min-time=0.00005 --benchmark-json=.benchmarks/latest.json $(BENCH_ARGS)
 	$(BENCH_PYTHON) benchmarks/report.py .benchmarks/latest.json > docs/benchmarks.md
 	$(BENCH_PYTHON) benchmarks/plot_scaling.py .benchmarks/latest.json docs/scaling.png
 	$(BENCH_PYTHON) benchmarks/plot_retention.py .benchmarks/latest.json docs/retention.png
