@@ -357,15 +357,26 @@ cdef class Store:
     cdef void _reindex(self, str invocation_id, object old, object row):
         """Move ``invocation_id`` in each relation index whose key changed; None for no row."""
         cdef Py_ssize_t column
-        cdef tuple indexes = (
-            self._children, self._event_children, self._workflow_members, self._workflow_type_members
-        )
+        cdef dict index
         for column in range(2, 6):
             key = None if row is None else (<tuple>row)[column]
             old_key = None if old is None else (<tuple>old)[column]
-            if old_key != key:
-                _remove_member(indexes[column - 2], old_key, invocation_id)
-                _add_member(indexes[column - 2], key, invocation_id)
+            # Keys are None or exact str: identity settles the common cases without a comparison call.
+            if old_key is key or old_key == key:
+                continue
+            index = self._relation_index(column)
+            _remove_member(index, old_key, invocation_id)
+            _add_member(index, key, invocation_id)
+
+    cdef inline dict _relation_index(self, Py_ssize_t column):
+        """The relation index of a row's ``column`` (2 to 5)."""
+        if column == 2:
+            return self._children
+        if column == 3:
+            return self._event_children
+        if column == 4:
+            return self._workflow_members
+        return self._workflow_type_members
 
     def get_invocation(self, invocation_id):
         """Return the value stored for ``invocation_id``, or ``None``.
