@@ -34,6 +34,7 @@ from cpython.datetime cimport (
     timedelta_seconds,
 )
 from cpython.dict cimport PyDict_GetItem
+from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.object cimport Py_EQ, Py_GT, Py_LE, Py_LT, Py_NE, PyObject
 from libc.limits cimport ULLONG_MAX
 
@@ -93,9 +94,13 @@ cdef inline object _optional_id(object value, str name):
 
 
 cdef inline long long _micros(object value, str name) except? -1:
-    if type(value) is not int or not (MIN_MICROS <= value <= MAX_MICROS):
-        value = check_micros(value, name)
-    return <long long>value
+    cdef int overflow = 0
+    cdef long long result
+    if type(value) is int:
+        result = PyLong_AsLongLongAndOverflow(value, &overflow)
+        if not overflow:
+            return result
+    return <long long>check_micros(value, name)
 
 
 cdef inline long long _days_from_civil(long long year, long long month, long long day) noexcept:
@@ -176,13 +181,14 @@ cdef inline _Entry _entry(long long timestamp, unsigned long long seq, str invoc
     return entry
 
 
-cdef list _ids(object values, str name):
+cdef tuple _ids(object values, str name):
+    """A copy of ``values``, a list of exact ``str`` ids (checked by the twin's ``check_ids`` if not)."""
     if type(values) is list:
         for value in <list>values:
             if type(value) is not str:
-                return check_ids(values, name)
-        return list(<list>values)
-    return check_ids(values, name)
+                return tuple(check_ids(values, name))
+        return tuple(<list>values)
+    return tuple(check_ids(values, name))
 
 
 cdef inline Py_ssize_t _value_size(object value):
@@ -241,6 +247,7 @@ cdef class Store:
     }
 
     cdef tuple _stripes
+    cdef tuple _single_stripes  # (stripe,) for each stripe: what _stripes_of returns for one id
     cdef Py_hash_t _mask
     cdef cython.pymutex _relations_lock
     cdef cython.pymutex _workflows_lock
@@ -277,6 +284,7 @@ cdef class Store:
         self._evicting = self._retention is not None or self._max_finished is not None
         self._mask = stripes - 1
         self._stripes = tuple([_Stripe() for _ in range(stripes)])
+        self._single_stripes = tuple([(stripe,) for stripe in self._stripes])
         self._seq = 0
         self._clear_shared()
 
@@ -301,13 +309,13 @@ cdef class Store:
     cdef inline _Stripe _stripe(self, str invocation_id):
         return <_Stripe>self._stripes[hash(invocation_id) & self._mask]
 
-    cdef list _stripes_of(self, list invocation_ids):
-        """The distinct stripes of ``invocation_ids``, in ascending (locking) order."""
+    cdef tuple _stripes_of(self, object invocation_ids):
+        """The distinct stripes of ``invocation_ids`` (a list or tuple), in ascending (locking) order."""
         cdef str invocation_id
         if len(invocation_ids) == 1:
-            return [self._stripe(<str>invocation_ids[0])]
+            return <tuple>self._single_stripes[hash(<str>invocation_ids[0]) & self._mask]
         indexes = sorted({hash(invocation_id) & self._mask for invocation_id in invocation_ids})
-        return [self._stripes[index] for index in indexes]
+        return tuple([self._stripes[index] for index in indexes])
 
     # Invocations and their relations
 
@@ -321,7 +329,8 @@ cdef class Store:
 
         :param rows: :data:`InvocationRow` tuples; a later row for the same id wins.
         """
-        cdef list checked, stripes, displaced = []
+        cdef list checked, displaced = []
+        cdef tuple stripes
         cdef tuple row, old
         cdef _Stripe stripe
         cdef Py_ssize_t index
@@ -457,14 +466,14 @@ cdef class Store:
 
         Runtime complexity: amortised `O(log(n))` per invocation for `n` records
         """
-        cdef list ids = _ids(invocation_ids, "invocation_ids")
+        cdef tuple ids = _ids(invocation_ids, "invocation_ids")
         cdef long long at = _micros(timestamp, "timestamp")
         cdef unsigned long long flag = (
             1 if final is True else 0 if final is False else check_flag(final, "final")
         )
         cdef bint evicting = flag and self._evicting
         now = self._now() if evicting else 0
-        cdef list stripes = self._stripes_of(ids)
+        cdef tuple stripes = self._stripes_of(ids)
         cdef _Stripe stripe
         cdef list history
         cdef _Entry entry, last
@@ -752,7 +761,7 @@ cdef class Store:
 
         Runtime complexity: `O(k)` for `k` ids
         """
-        cdef list ids = _ids(runner_ids, "runner_ids")
+        cdef tuple ids = _ids(runner_ids, "runner_ids")
         with self._runners_lock:
             contexts = self._runner_contexts
             return [contexts[rid] for rid in ids if rid in contexts]
