@@ -543,7 +543,7 @@ cdef class Store:
         costs more than the copy for the thousand entries a chunk holds.
         """
         cdef list found = [], maxes, sublists, sublist
-        cdef Py_ssize_t position, first, stop
+        cdef Py_ssize_t position, first = 0, stop
         with self._time_lock:
             self._merge_pending()
             maxes = self._time_index._maxes
