@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml setup.py src/pynenc_fastmem/_store_c.pyx
 	touch $@
 
 RELIABILITY_TESTS := tests/test_store.py tests/test_model.py tests/test_soak.py tests/test_bad_input.py \
-	tests/test_invariants.py tests/test_implementation.py tests/test_retention.py
+	tests/test_invariants.py tests/test_implementation.py tests/test_retention.py tests/test_faults.py
 ADAPTER_TESTS := tests/conformance tests/test_state_backend.py tests/test_backend_retention.py \
 	tests/test_differential.py tests/test_builder.py tests/test_demo.py tests/test_live.py
 

@@ -28,6 +28,7 @@ from hypothesis.stateful import (
 from .conftest import STORE_MODULES
 
 EXAMPLES = int(os.environ.get("FASTMEM_MODEL_EXAMPLES", 300))
+STRIPES = 4
 IDS = [f"i{n}" for n in range(8)] + ["", "é", "e\u0301"]  # NFC and NFD look-alikes stay distinct
 KEYS = st.sampled_from(["k0", "k1", "p0", "p1", "e0", "w0", "w1", "i0", "i1"]) | st.none()
 WORKFLOW_IDS = ["w0", "w1", "i0"]
@@ -62,8 +63,8 @@ class Model:
     def __init__(self) -> None:
         self.rows: dict[str, tuple[Any, ...]] = {}
         self.relations: list[dict[str, dict[str, None]]] = [{}, {}, {}, {}]
-        # (timestamp, arrival, invocation_id, record, final)
-        self.history: list[tuple[int, int, str, Any, bool]] = []
+        # (timestamp, (arrival in its stripe, stripe), invocation_id, record, final)
+        self.history: list[tuple[int, tuple[int, int], str, Any, bool]] = []
         self.results: dict[str, Any] = {}
         self.exceptions: dict[str, Any] = {}
         self.data: dict[tuple[str, str], Any] = {}
@@ -81,7 +82,7 @@ class Model:
     def ids(self) -> set[str]:
         return set(self.rows) | {entry[2] for entry in self.history}
 
-    def latest(self, inv_id: str) -> tuple[int, int, str, Any, bool] | None:
+    def latest(self, inv_id: str) -> tuple[int, tuple[int, int], str, Any, bool] | None:
         return max((entry for entry in self.history if entry[2] == inv_id), default=None)
 
     def finished(self, inv_id: str) -> bool:
@@ -119,7 +120,7 @@ class StoreMachine(RuleBasedStateMachine):
         super().__init__()
         self.model = Model()
         self.stores: list[Any] = []
-        self.seq = 0
+        self.arrivals = [0] * STRIPES  # each stripe sequences its own records, across purges too
         self.now = 0
         self.retention: int | None = None
         self.max_finished: int | None = None
@@ -128,7 +129,9 @@ class StoreMachine(RuleBasedStateMachine):
     def configure(self, retention: int | None, max_finished: int | None) -> None:
         self.retention, self.max_finished = retention, max_finished
         self.stores = [
-            module.Store(stripes=4, retention=retention, max_finished=max_finished, clock=lambda: self.now)
+            module.Store(
+                stripes=STRIPES, retention=retention, max_finished=max_finished, clock=lambda: self.now
+            )
             for module in self.modules
         ]
 
@@ -163,7 +166,8 @@ class StoreMachine(RuleBasedStateMachine):
             for inv_id, value, parent, event, workflow in entries
         ]
         self.each("upsert_invocations", rows)
-        for row in rows:
+        latest = {row[0]: row for row in rows}  # each id once: its last row, where it first appears
+        for row in latest.values():
             self.model.upsert(row)
 
     @rule(
@@ -180,11 +184,14 @@ class StoreMachine(RuleBasedStateMachine):
 
     @rule(ids=st.lists(st.sampled_from(IDS), max_size=3), timestamp=TIMESTAMPS, final=st.booleans())
     def add_histories(self, ids: list[str], timestamp: int, final: bool) -> None:
-        record = f"r{self.seq}"
+        record = f"r{sum(self.arrivals)}"
         self.each("add_histories", ids, timestamp, record, final)
         for inv_id in ids:
-            self.model.history.append((timestamp, self.seq, inv_id, record, final))
-            self.seq += 1
+            stripe = hash(inv_id) & (STRIPES - 1)
+            # Equal timestamps order by arrival within the stripe, then by stripe.
+            arrival = (self.arrivals[stripe], stripe)
+            self.arrivals[stripe] += 1
+            self.model.history.append((timestamp, arrival, inv_id, record, final))
         self.record_evictions()
 
     @rule(step=st.integers(0, 4) | st.just(2**40))

@@ -95,29 +95,43 @@ def test_naive_and_aware_datetimes_mix(backend: FastMemStateBackend) -> None:
 
 
 def test_reads_do_not_fail_while_other_threads_write(backend: FastMemStateBackend) -> None:
-    """Deliberate difference: MemStateBackend's scans can raise 'dictionary changed size'."""
+    """Deliberate difference: MemStateBackend's scans can raise 'dictionary changed size'.
+
+    The reader reads the whole range, again and again, for as long as the
+    writer writes (20,000 records), and at least 20 times.
+    """
     base = datetime(2026, 1, 1, tzinfo=UTC)
-    stop = threading.Event()
     errors: list[BaseException] = []
 
     def write() -> None:
-        i = 0
-        while not stop.is_set():
+        for i in range(20_000):
             backend._add_histories([f"inv-{i}"], history(f"inv-{i}", base + timedelta(microseconds=i)))
-            i += 1
 
     writer = threading.Thread(target=write)
     writer.start()
+    reads = 0
     try:
-        for _ in range(200):
-            list(backend.iter_invocations_in_timerange(base, base + timedelta(days=1)))
-            list(backend.iter_history_in_timerange(base, base + timedelta(days=1)))
+        while writer.is_alive() or reads < 20:
+            ids = [
+                i
+                for batch in backend.iter_invocations_in_timerange(base, base + timedelta(days=1))
+                for i in batch
+            ]
+            records = [
+                r
+                for batch in backend.iter_history_in_timerange(base, base + timedelta(days=1))
+                for r in batch
+            ]
+            assert len(ids) == len(set(ids)) and len(records) >= len(ids)
+            reads += 1
     except BaseException as error:  # noqa: BLE001
         errors.append(error)
     finally:
-        stop.set()
         writer.join()
     assert errors == []
+    end = base + timedelta(days=1)
+    assert sum(map(len, backend.iter_invocations_in_timerange(base, end))) == 20_000
+    assert sum(map(len, backend.iter_history_in_timerange(base, end))) == 20_000
 
 
 def test_missing_result_and_exception_raise_key_error(backend: FastMemStateBackend) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pynenc_fastmem import _store_py
+from pynenc_fastmem._store_common import DEFAULT_STRIPES, READ_CHUNK
 from pynenc_fastmem._store_py import Store
 
 
@@ -178,20 +178,46 @@ def test_invocations_in_range_unique_in_order_of_earliest_record(store: Store) -
     assert flatten(store.invocations_in_range(3, 9)) == ["b", "c", "a"]
 
 
-def test_range_iteration_is_lazy_and_survives_concurrent_writes(store_module: Any) -> None:
-    """The time index is read a chunk at a time: writes past the chunks read show up, earlier ones do not."""
+def test_range_query_answers_what_was_written_before_it(store_module: Any) -> None:
+    """Read lazily, a chunk per lock, a query answers the records written before it was called."""
     store = store_module.Store()
-    chunk = _store_py.READ_CHUNK
+    chunk = READ_CHUNK
     for timestamp in range(chunk + 6):
         store.add_histories(["i"], timestamp, timestamp)
     batches = store.history_in_range(0, 10**6, batch_size=2)
     ids = store.invocations_in_range(0, 10**6, batch_size=1)
+    store.add_histories(["j"], 10**5, "late")  # after the call, before the first read
     assert next(batches) == [0, 1]
     assert next(ids) == ["i"]
-    store.add_histories(["j"], 10**5, "late")
-    store.add_histories(["j"], 0, "too early")
-    assert flatten(batches) == [*range(2, chunk + 6), "late"]
-    assert flatten(ids) == ["j"]
+    store.add_histories(["k"], 10**5 + 1, "later")  # past the chunk read so far
+    store.add_histories(["i"], 0, "too early")
+    assert flatten(batches) == list(range(2, chunk + 6))
+    assert flatten(ids) == []
+    assert flatten(store.history_in_range(10**5, 10**6)) == ["late", "later"]
+    store._check()
+
+
+def test_a_range_query_over_a_growing_tail_ends(store: Store) -> None:
+    """A writer appending inside the range as fast as it can does not keep a reader reading."""
+    stop = threading.Event()
+    written = [0]
+
+    def write() -> None:
+        while not stop.is_set():
+            store.add_histories([f"w{written[0] % 100}"], written[0], written[0])
+            written[0] += 1
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        for _ in range(20):
+            before = written[0]
+            records = flatten(store.history_in_range(0, 2**62, batch_size=1000))
+            assert len(records) >= before
+            assert records == sorted(records)
+    finally:
+        stop.set()
+        writer.join()
 
 
 def test_range_queries_match_a_full_scan_over_a_large_index(store: Store) -> None:
@@ -199,9 +225,16 @@ def test_range_queries_match_a_full_scan_over_a_large_index(store: Store) -> Non
     rng = random.Random(7)
     timestamps = [index // 3 for index in range(12_000)]
     rng.shuffle(timestamps)
+    arrivals = [0] * DEFAULT_STRIPES
+    keys = []
     for arrival, timestamp in enumerate(timestamps):
-        store.add_histories([f"i{arrival % 50}"], timestamp, (timestamp, arrival))
-    records = sorted((timestamp, arrival) for arrival, timestamp in enumerate(timestamps))
+        inv_id = f"i{arrival % 50}"
+        store.add_histories([inv_id], timestamp, (timestamp, arrival))
+        # Equal timestamps order by arrival within the id's lock stripe, then by stripe.
+        stripe = hash(inv_id) % DEFAULT_STRIPES
+        keys.append(((timestamp, arrivals[stripe], stripe), (timestamp, arrival)))
+        arrivals[stripe] += 1
+    records = [record for _, record in sorted(keys)]
     bounds = [(0, 3999), (-5, 10**6), (1000, 1000), (1999, 2001), (3999, 3999), (4000, 5000)]
     bounds += [tuple(sorted(rng.sample(range(-10, 4010), 2))) for _ in range(200)]
     for low, high in bounds:

@@ -3,7 +3,8 @@
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
-from ._store_py import InvocationRow, StoreState
+from ._invariants import StoreState
+from ._store_common import InvocationRow
 
 DEBUG_BUILD: bool
 

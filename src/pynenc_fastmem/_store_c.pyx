@@ -1,20 +1,36 @@
 # cython: language_level=3, freethreading_compatible=True
 """The compiled store: the interface and behaviour of ``_store_py.Store``, exactly.
 
-The layout is the Python twin's: per-invocation maps split over lock stripes
-(``cython.pymutex``, which never waits for a lock while holding the GIL), one
-lock for each map that spans invocations, taken in the same global order, and a
-``SortedList`` time index fed through a pending buffer. Validation runs before
-any lock is taken: the common case (exact ``str`` ids, ``int`` timestamps) is
-checked inline and anything else goes to the Python twin's check functions, so
-both stores accept and refuse the same input with the same messages. Values a
-write displaces are released after the locks, so no user code runs under them.
+The layout is the Python twin's: everything keyed by an id (an invocation's
+row, history, result and exception; a relation key's members; a workflow's data
+and sub-invocations) lives in the lock stripe its id hashes to, history records
+are sequenced per stripe and buffered per stripe until a reader of the time
+index merges them into one ``SortedList``, and locks are taken in the same
+global order. Validation runs before any lock is taken: the common case (exact
+``str`` ids, ``int`` timestamps) is checked inline and anything else goes to
+the shared check functions of ``_store_common``, so both stores accept and
+refuse the same input with the same messages. Values a write displaces are
+released after the locks, so no user code runs under them.
 
-A history record is held in an ``_Entry``: its timestamp and arrival sequence
-as C integers beside the invocation id and the record, one 64-byte object that
-both the invocation's history and the time index point at. As in the twin, the
-sequence's lowest bit says whether the record was final, and retention keeps an
-eviction queue of final entries.
+Where the twins differ, and why:
+
+- Locks are ``PyMutex`` (3.13+) or, on 3.12, a one-byte spin lock that waits
+  with the GIL released; the twin uses ``threading.Lock``.
+- Point reads (``get_invocation``, ``get_result``, ``get_exception``) take no
+  lock in either store; here they take a strong reference with
+  ``PyDict_GetItemRef``, and the maps they read are never replaced (purge
+  clears them in place), so a reader never holds a map being freed.
+- C code cannot be interrupted between two statements: only an allocation can
+  fail, and only a call into Python code (the shared input checks, before any
+  lock; the retention clock) can raise an asynchronous exception. So writes
+  here undo or finish their changes at the points where an allocation can
+  fail, and need none of the twin's ``dirty`` marks; the one derived structure
+  a write feeds, its stripe's unindexed buffer, is flagged for a rebuild if
+  appending to it fails.
+
+A history record is held in an ``_Entry``: its timestamp and sequence as C
+integers beside the invocation id and the record, one 64-byte object that both
+the invocation's history and the time index point at.
 """
 
 cimport cython
@@ -33,52 +49,121 @@ from cpython.datetime cimport (
     timedelta_microseconds,
     timedelta_seconds,
 )
-from cpython.dict cimport PyDict_GetItem
+from cpython.dict cimport PyDict_Contains, PyDict_DelItem, PyDict_SetItem
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.list cimport PyList_Append
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.object cimport Py_EQ, Py_GT, Py_LE, Py_LT, Py_NE, PyObject
 from libc.limits cimport ULLONG_MAX
 
-from bisect import bisect_left, bisect_right
 from collections import deque
 from datetime import UTC
 
 from sortedcontainers import SortedList
 
-from ._store_py import (
+from ._invariants import StoreState, StripeState, check_invariants
+from ._store_common import (
     DEFAULT_STRIPES,
     EVICTIONS_PER_FINAL,
     ITEM_KINDS,
-    READ_CHUNK,
-    check_count,
-    check_flag,
-    check_store_options,
-    StoreState,
-    check_invariants,
     MAX_MICROS,
     MIN_MICROS,
+    READ_CHUNK,
     check_batch_size,
+    check_count,
+    check_flag,
     check_id,
     check_ids,
     check_micros,
     check_optional_id,
-    check_row,
+    check_rows,
+    check_store_options,
 )
-from ._store_py import micros as _python_micros
+from ._store_common import micros as _python_micros
 
 import_datetime()
-
-cdef object _MISSING = object()
 
 cdef extern from *:
     """
     #ifndef PYNENC_FASTMEM_DEBUG
     #define PYNENC_FASTMEM_DEBUG 0
     #endif
+
+    /* The stripe lock. PyMutex where there is one (3.13+): one byte, parks a
+       waiter with its thread state detached. On 3.12, a one-byte lock taken by
+       an atomic exchange; a waiter releases the GIL and yields until it is
+       free. Under the GIL it is contended only while its holder runs Python
+       code (the time index's sortedcontainers calls), which lets the GIL go. */
+    #if PY_VERSION_HEX >= 0x030D0000
+    typedef PyMutex fastmem_lock;
+    #define fastmem_acquire(lock) PyMutex_Lock(lock)
+    #define fastmem_release(lock) PyMutex_Unlock(lock)
+    #else
+    #ifdef _MSC_VER
+    #include <intrin.h>
+    #define WIN32_LEAN_AND_MEAN
+    #include <windows.h>
+    #define fastmem_exchange(p, v) _InterlockedExchange8((volatile char *)(p), (v))
+    #define fastmem_yield() SwitchToThread()
+    #else
+    #include <sched.h>
+    #define fastmem_exchange(p, v) __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
+    #define fastmem_yield() sched_yield()
+    #endif
+    typedef struct { char locked; } fastmem_lock;
+    static void fastmem_acquire_slow(fastmem_lock *lock) {
+        Py_BEGIN_ALLOW_THREADS
+        while (fastmem_exchange(&lock->locked, 1)) {
+            fastmem_yield();
+        }
+        Py_END_ALLOW_THREADS
+    }
+    static inline void fastmem_acquire(fastmem_lock *lock) {
+        if (fastmem_exchange(&lock->locked, 1)) {
+            fastmem_acquire_slow(lock);
+        }
+    }
+    static inline void fastmem_release(fastmem_lock *lock) {
+        (void)fastmem_exchange(&lock->locked, 0);
+    }
+    #endif
+
+    /* A strong reference to d[key], or NULL without an exception when it is missing. */
+    static inline PyObject *fastmem_get(PyObject *dict, PyObject *key) {
+    #if PY_VERSION_HEX >= 0x030D0000
+        PyObject *value = NULL;
+        (void)PyDict_GetItemRef(dict, key, &value);
+        return value;
+    #else
+        PyObject *value = PyDict_GetItemWithError(dict, key);
+        Py_XINCREF(value);
+        return value;
+    #endif
+    }
     """
     int PYNENC_FASTMEM_DEBUG
+    ctypedef struct fastmem_lock:
+        pass
+    void fastmem_acquire(fastmem_lock *lock) nogil
+    void fastmem_release(fastmem_lock *lock) nogil
+    PyObject *fastmem_get(object dict, object key)
 
 #: Whether this module was built with PYNENC_FASTMEM_DEBUG_BUILD=1 (-O0 -g3, bounds checks).
 DEBUG_BUILD = bool(PYNENC_FASTMEM_DEBUG)
+
+
+cdef inline object _get(dict mapping, object key, object missing):
+    """``mapping.get(key, missing)`` through a strong reference taken atomically."""
+    cdef PyObject *found = fastmem_get(mapping, key)
+    if found is NULL:
+        return missing
+    value = <object>found
+    Py_DECREF_raw(found)
+    return value
+
+
+cdef extern from "Python.h":
+    void Py_DECREF_raw "Py_DECREF" (PyObject *)
 
 
 cdef inline str _id(object value, str name):
@@ -141,7 +226,7 @@ def micros(moment, str name):
 
 @cython.final
 cdef class _Entry:
-    """One history record: ordered by (timestamp, arrival sequence), which are unique."""
+    """One history record: ordered by (timestamp, sequence), which are unique."""
 
     cdef readonly long long timestamp
     cdef readonly unsigned long long seq
@@ -181,8 +266,12 @@ cdef inline _Entry _entry(long long timestamp, unsigned long long seq, str invoc
     return entry
 
 
+cdef inline bint _before(_Entry a, _Entry b) noexcept:
+    return a.timestamp < b.timestamp or (a.timestamp == b.timestamp and a.seq < b.seq)
+
+
 cdef tuple _ids(object values, str name):
-    """A copy of ``values``, a list of exact ``str`` ids (checked by the twin's ``check_ids`` if not)."""
+    """A copy of ``values``, a list of exact ``str`` ids (checked by ``check_ids`` if not)."""
     if type(values) is list:
         for value in <list>values:
             if type(value) is not str:
@@ -192,43 +281,103 @@ cdef tuple _ids(object values, str name):
 
 
 cdef inline Py_ssize_t _value_size(object value):
-    """``_store_py.value_size``: the length of a ``str`` or ``bytes`` value, else 0."""
+    """``_store_common.value_size``: the length of a ``str`` or ``bytes`` value, else 0."""
     if type(value) is str or type(value) is bytes:
         return len(value)
     return 0
 
 
-cdef class _Stripe:
-    """The per-invocation maps of the ids that hash to one stripe, and their lock."""
+cdef inline bint _is_plain_row(object row):
+    """``_store_common.is_plain_row``: a 6-tuple of exact ``str`` ids that needs no further check."""
+    if type(row) is not tuple or len(<tuple>row) != 6:
+        return False
+    cdef tuple t = <tuple>row
+    if type(t[0]) is not str:
+        return False
+    for index in range(2, 6):
+        if t[index] is not None and type(t[index]) is not str:
+            return False
+    return (t[4] is None) == (t[5] is None)
 
-    cdef cython.pymutex lock
+
+cdef list _rows(object rows):
+    """``_store_common.check_rows``, with the common single plain row checked inline."""
+    if type(rows) is list and len(<list>rows) == 1 and _is_plain_row((<list>rows)[0]):
+        return [(<list>rows)[0]]
+    return check_rows(rows)
+
+
+@cython.final
+cdef class _Stripe:
+    """What is keyed by the ids that hash to one stripe, and the lock that guards it.
+
+    The maps are created once and never replaced (purge clears them in place),
+    so the lock-free point reads never hold a map being freed.
+    """
+
+    cdef fastmem_lock lock
+    cdef unsigned long long bits  # this stripe's part of the sequence of each record it takes
+    cdef unsigned long long next_arrival
     cdef dict invocations
     cdef dict histories
     cdef dict results
     cdef dict exceptions
+    # parent -> children, event -> children, workflow -> members, workflow type -> members
+    cdef tuple relations
+    cdef dict workflow_data
+    cdef dict sub_invocations
+    # due finished invocation -> the stored, unfinished parent or workflow root keeping it
+    cdef dict held
     # how many histories here end in a final record; _value_size of results and exceptions
     cdef Py_ssize_t finished
     cdef Py_ssize_t value_bytes
+    cdef list unindexed  # entries written since the time index last took them
+    cdef bint lost_entries  # appending to unindexed failed: the time index must be rebuilt
 
-    def __cinit__(self):
-        self.clear()
-
-    cdef void clear(self):
-        """Drop every map and counter; call with the lock held."""
+    def __cinit__(self, unsigned long long number):
+        self.bits = number << 1
         self.invocations = {}
         self.histories = {}
         self.results = {}
         self.exceptions = {}
-        self.finished = 0
-        self.value_bytes = 0
+        self.relations = ({}, {}, {}, {})
+        self.workflow_data = {}
+        self.sub_invocations = {}
+        self.held = {}
+        self.unindexed = []
+
+    cdef list maps(self):
+        """Every map of the stripe, for purge."""
+        return [
+            self.invocations, self.histories, self.results, self.exceptions, *self.relations,
+            self.workflow_data, self.sub_invocations, self.held,
+        ]
+
+    cdef void acquire(self) noexcept:
+        fastmem_acquire(&self.lock)
+
+    cdef void release(self) noexcept:
+        fastmem_release(&self.lock)
+
+
+cdef void _acquire_all(tuple stripes) noexcept:
+    cdef _Stripe stripe
+    for stripe in stripes:
+        stripe.acquire()
+
+
+cdef void _release_all(tuple stripes) noexcept:
+    cdef Py_ssize_t position = len(stripes)
+    while position:
+        position -= 1
+        (<_Stripe>stripes[position]).release()
 
 
 @cython.final
 cdef class Store:
     """Thread-safe in-memory store of invocations, histories and related data.
 
-    :param int stripes: number of lock stripes for the per-invocation maps,
-        a power of two.
+    :param int stripes: number of lock stripes, a power of two from 1 to 1024.
     :param retention: evict a finished invocation once its final record is
         more than this many microseconds older than ``clock()``; ``None`` keeps it.
     :param max_finished: evict the oldest finished invocations beyond this
@@ -247,35 +396,31 @@ cdef class Store:
     }
 
     cdef tuple _stripes
-    cdef tuple _single_stripes  # (stripe,) for each stripe: what _stripes_of returns for one id
+    cdef tuple _single_stripes  # (stripe,) for each stripe: the lock set of one id
     cdef Py_hash_t _mask
-    cdef cython.pymutex _relations_lock
-    cdef cython.pymutex _workflows_lock
-    cdef cython.pymutex _time_lock
-    cdef cython.pymutex _runners_lock
-    cdef unsigned long long _seq
-    cdef dict _children
-    cdef dict _event_children
-    cdef dict _workflow_members
-    cdef dict _workflow_type_members
+    cdef int _shift
+    cdef fastmem_lock _index_lock
+    cdef fastmem_lock _runs_lock
+    cdef fastmem_lock _runners_lock
+    # Under the index lock, all derived from the stripes (a failed update sets
+    # _indexes_stale and the next reader rebuilds them): every history entry by
+    # (timestamp, sequence); with retention, final entries (some gone stale) by the
+    # same key, those whose keeper was evicted (considered first), and keeper id ->
+    # the ids it holds.
+    cdef object _time_index
+    cdef object _eviction_queue
+    cdef object _released
+    cdef dict _kept
+    cdef bint _indexes_stale
+    cdef Py_ssize_t _evictions
+    # Under the runs lock: workflow type -> its value, and -> {workflow id: run}.
     cdef dict _workflow_types
     cdef dict _workflow_runs
-    cdef dict _sub_invocations
-    cdef dict _workflow_data
-    cdef object _time_index
-    cdef list _time_pending
     cdef dict _runner_contexts
     cdef object _retention
     cdef object _max_finished
     cdef object _clock
     cdef bint _evicting
-    # Eviction (time lock): final entries by key, which may have gone stale; entries kept
-    # because an unfinished invocation can read them, by its id; entries to reconsider first.
-    cdef object _eviction_queue
-    cdef dict _held
-    cdef dict _holders
-    cdef object _ready
-    cdef Py_ssize_t _evictions
 
     def __init__(self, stripes=DEFAULT_STRIPES, retention=None, max_finished=None, clock=None):
         stripes, self._retention, self._max_finished, self._clock = check_store_options(
@@ -283,109 +428,135 @@ cdef class Store:
         )
         self._evicting = self._retention is not None or self._max_finished is not None
         self._mask = stripes - 1
-        self._stripes = tuple([_Stripe() for _ in range(stripes)])
+        self._shift = stripes.bit_length()
+        self._stripes = tuple([_Stripe(number) for number in range(stripes)])
         self._single_stripes = tuple([(stripe,) for stripe in self._stripes])
-        self._seq = 0
-        self._clear_shared()
-
-    cdef void _clear_shared(self):
-        self._children = {}
-        self._event_children = {}
-        self._workflow_members = {}
-        self._workflow_type_members = {}
+        self._time_index = SortedList()
+        self._eviction_queue = SortedList()
+        self._released = deque()
+        self._kept = {}
         self._workflow_types = {}
         self._workflow_runs = {}
-        self._sub_invocations = {}
-        self._workflow_data = {}
-        self._time_index = SortedList()
-        self._time_pending = []
         self._runner_contexts = {}
-        self._eviction_queue = SortedList()
-        self._held = {}
-        self._holders = {}
-        self._ready = deque()
-        self._evictions = 0
 
-    cdef inline _Stripe _stripe(self, str invocation_id):
-        return <_Stripe>self._stripes[hash(invocation_id) & self._mask]
+    cdef inline _Stripe _stripe(self, str key):
+        return <_Stripe>self._stripes[hash(key) & self._mask]
 
-    cdef tuple _stripes_of(self, object invocation_ids):
-        """The distinct stripes of ``invocation_ids`` (a list or tuple), in ascending (locking) order."""
-        cdef str invocation_id
-        if len(invocation_ids) == 1:
-            return <tuple>self._single_stripes[hash(<str>invocation_ids[0]) & self._mask]
-        indexes = sorted({hash(invocation_id) & self._mask for invocation_id in invocation_ids})
-        return tuple([self._stripes[index] for index in indexes])
+    cdef tuple _stripes_of(self, list keys):
+        """The distinct stripes of ``keys`` (``None`` skipped), in locking order."""
+        if len(keys) == 1:
+            return <tuple>self._single_stripes[hash(<str>keys[0]) & self._mask]
+        numbers = sorted({hash(key) & self._mask for key in keys if key is not None})
+        return tuple([self._stripes[number] for number in numbers])
 
     # Invocations and their relations
 
     def upsert_invocations(self, rows):
         """Insert or replace invocations, keeping every relation index in step.
 
-        The whole batch is validated before anything is written: a bad row
-        raises and leaves the store unchanged.
+        The whole batch is validated before anything is written, and applied
+        whole or not at all. Several rows for one id store the last, placed in
+        the relation indexes where the id first appears.
 
         Runtime complexity: `O(len(rows))`
 
-        :param rows: :data:`InvocationRow` tuples; a later row for the same id wins.
+        :param rows: :data:`InvocationRow` tuples
         """
-        cdef list checked, displaced = []
-        cdef tuple stripes
-        cdef tuple row, old
-        cdef _Stripe stripe
-        cdef Py_ssize_t index
-        if not isinstance(rows, (list, tuple)):
-            raise TypeError(f"rows must be a list of rows, got {type(rows).__name__}")
-        checked = list(rows)
-        for index in range(len(checked)):
-            if not _is_plain_row(checked[index]):
-                checked[index] = check_row(checked[index], index)
-        stripes = self._stripes_of([row[0] for row in checked])
-        for stripe in stripes:
-            stripe.lock.acquire()
-        self._relations_lock.acquire()
-        try:
+        cdef list checked = _rows(rows), seen, keys
+        cdef tuple stripes, row
+        cdef Py_ssize_t column
+        while checked:
+            # The old rows name the index entries to move; read first without a lock,
+            # then confirmed under the locks of every stripe involved.
+            seen = [self._row(<str>(<tuple>row)[0]) for row in checked]
+            keys = [row[0] for row in checked]
             for row in checked:
-                stripe = self._stripe(<str>row[0])
-                found = PyDict_GetItem(stripe.invocations, row[0])
-                if found is NULL:
-                    stripe.invocations[row[0]] = row
-                    self._reindex(<str>row[0], None, row)
-                else:
-                    # Own the borrowed old row before the assignment below drops the dict's reference.
-                    old = <tuple><object>found
-                    displaced.append(old)
-                    stripe.invocations[row[0]] = row
-                    self._reindex(<str>row[0], old, row)
-        finally:
-            self._relations_lock.release()
-            for stripe in stripes:
-                stripe.lock.release()
-        del displaced
+                if row[2] is not None or row[3] is not None or row[4] is not None:
+                    keys += row[2:]
+            for old in seen:
+                if old is not None:
+                    keys += (<tuple>old)[2:]
+            stripes = self._stripes_of(keys)
+            _acquire_all(stripes)
+            try:
+                if self._upsert_locked(checked, seen):
+                    return
+            finally:
+                _release_all(stripes)
 
-    cdef void _reindex(self, str invocation_id, object old, object row):
-        """Move ``invocation_id`` in each relation index whose key changed; None for no row."""
+    cdef inline object _row(self, str invocation_id):
+        return _get(self._stripe(invocation_id).invocations, invocation_id, None)
+
+    cdef bint _upsert_locked(self, list rows, list seen) except -1:
+        """Apply ``rows`` (stripes locked): every insertion first, undone if one fails, then the drops."""
+        cdef Py_ssize_t count = len(rows), done = 0, position
+        cdef tuple row
+        for position in range(count):
+            row = <tuple>rows[position]
+            if self._row(<str>row[0]) is not seen[position]:
+                return False  # written meanwhile: read its old row again
+        try:
+            for position in range(count):
+                done = position + 1  # the row in hand may be half applied: undoing is idempotent
+                self._insert_row(<tuple>rows[position], seen[position])
+        except BaseException:
+            for position in range(done):
+                self._undo_row(<tuple>rows[position], seen[position])
+            raise
+        for position in range(count):
+            self._drop_relations(<tuple>rows[position], seen[position])
+        return True
+
+    cdef int _insert_row(self, tuple row, object old) except -1:
+        """Store ``row`` and add it to the relation indexes whose key changed; each step may fail."""
+        cdef str invocation_id = <str>row[0]
         cdef Py_ssize_t column
         cdef dict index
+        if row is not old:
+            PyDict_SetItem(self._stripe(invocation_id).invocations, invocation_id, row)
         for column in range(2, 6):
-            key = None if row is None else (<tuple>row)[column]
-            old_key = None if old is None else (<tuple>old)[column]
-            # Keys are None or exact str: identity settles the common cases without a comparison call.
-            if old_key is key or old_key == key:
+            key = row[column]
+            if key is None or (old is not None and (key is (<tuple>old)[column] or key == (<tuple>old)[column])):
                 continue
-            index = self._relation_index(column)
-            _remove_member(index, old_key, invocation_id)
-            _add_member(index, key, invocation_id)
+            index = <dict>(<_Stripe>self._stripe(<str>key)).relations[column - 2]
+            members = _get(index, key, None)
+            if members is None:
+                PyDict_SetItem(index, key, {invocation_id: None})
+            else:
+                PyDict_SetItem(<dict>members, invocation_id, None)
+        return 0
 
-    cdef inline dict _relation_index(self, Py_ssize_t column):
-        """The relation index of a row's ``column`` (2 to 5)."""
-        if column == 2:
-            return self._children
-        if column == 3:
-            return self._event_children
-        if column == 4:
-            return self._workflow_members
-        return self._workflow_type_members
+    cdef void _undo_row(self, tuple row, object old) noexcept:
+        """Undo ``_insert_row`` wherever it got to; allocates nothing."""
+        cdef str invocation_id = <str>row[0]
+        cdef dict invocations = self._stripe(invocation_id).invocations
+        cdef Py_ssize_t column
+        cdef dict index
+        if row is not old and _get(invocations, invocation_id, None) is row:
+            if old is None:
+                PyDict_DelItem(invocations, invocation_id)
+            else:
+                PyDict_SetItem(invocations, invocation_id, old)  # an existing key: no allocation
+        for column in range(2, 6):
+            key = row[column]
+            if key is None or (old is not None and (key is (<tuple>old)[column] or key == (<tuple>old)[column])):
+                continue
+            index = <dict>(<_Stripe>self._stripe(<str>key)).relations[column - 2]
+            _remove_member(index, key, invocation_id)
+
+    cdef void _drop_relations(self, object row, tuple old) noexcept:
+        """Take ``old``'s id out of the relation indexes whose key ``row`` changed; cannot fail."""
+        cdef Py_ssize_t column
+        if old is None:
+            return
+        cdef str invocation_id = <str>old[0]
+        for column in range(2, 6):
+            old_key = old[column]
+            if old_key is None or (row is not None and (old_key is (<tuple>row)[column] or old_key == (<tuple>row)[column])):
+                continue
+            _remove_member(
+                <dict>(<_Stripe>self._stripe(<str>old_key)).relations[column - 2], old_key, invocation_id
+            )
 
     def get_invocation(self, invocation_id):
         """Return the value stored for ``invocation_id``, or ``None``.
@@ -393,65 +564,69 @@ cdef class Store:
         Runtime complexity: `O(1)`
         """
         cdef str key = _id(invocation_id, "invocation_id")
-        cdef _Stripe stripe = self._stripe(key)
-        cdef PyObject* found
-        with stripe.lock:
-            found = PyDict_GetItem(stripe.invocations, key)
-            if found is NULL:
-                return None
-            return (<tuple><object>found)[1]
+        cdef PyObject *found = fastmem_get(self._stripe(key).invocations, key)
+        if found is NULL:
+            return None
+        row = <tuple><object>found
+        Py_DECREF_raw(found)
+        return row[1]
 
-    cdef list _members(self, dict index, str key):
-        with self._relations_lock:
-            members = index.get(key)
+    cdef list _members(self, Py_ssize_t position, str key):
+        cdef _Stripe stripe = self._stripe(key)
+        stripe.acquire()
+        try:
+            members = (<dict>stripe.relations[position]).get(key)
             return [] if members is None else list(<dict>members)
+        finally:
+            stripe.release()
 
     def child_ids(self, parent_id):
         """Return the ids of the invocations whose parent is ``parent_id``, oldest first.
 
         Runtime complexity: `O(k)` for `k` children
         """
-        return self._members(self._children, _id(parent_id, "parent_id"))
+        return self._members(0, _id(parent_id, "parent_id"))
 
     def ids_by_parent_event(self, parent_event_id):
         """Return the ids of the invocations created by ``parent_event_id``, oldest first.
 
         Runtime complexity: `O(k)` for `k` matches
         """
-        return self._members(self._event_children, _id(parent_event_id, "parent_event_id"))
+        return self._members(1, _id(parent_event_id, "parent_event_id"))
 
     def ids_by_workflow(self, workflow_id=None, workflow_type=None):
         """Return the ids of the invocations in a workflow, of a workflow type, or both.
 
-        With neither filter, every invocation that belongs to some workflow.
+        With a workflow id, its members oldest first; with a type alone, its
+        members oldest first; with neither, every invocation that belongs to
+        some workflow, type by type.
 
-        Runtime complexity: `O(k)` for `k` matches
+        Runtime complexity: `O(k)` for `k` matches (`O(s + k)` for `s` stripes with neither)
         """
+        cdef _Stripe stripe
+        cdef list found
         workflow_id = _optional_id(workflow_id, "workflow_id")
         workflow_type = _optional_id(workflow_type, "workflow_type")
-        if workflow_id is None:
-            with self._relations_lock:
-                if workflow_type is not None:
-                    return list(self._workflow_type_members.get(workflow_type, ()))
-                return [
-                    invocation_id
-                    for members in self._workflow_type_members.values()
-                    for invocation_id in members
-                ]
-        members = self._members(self._workflow_members, workflow_id)
-        if workflow_type is None:
-            return members
-        return [
-            invocation_id
-            for invocation_id in members
-            if self._workflow_type_of(invocation_id) == workflow_type
-        ]
+        if workflow_id is not None:
+            members = self._members(2, workflow_id)
+            if workflow_type is None:
+                return members
+            return [i for i in members if self._workflow_type_of(i) == workflow_type]
+        if workflow_type is not None:
+            return self._members(3, workflow_type)
+        found = []
+        for stripe in self._stripes:
+            stripe.acquire()
+            try:
+                for type_members in (<dict>stripe.relations[3]).values():
+                    found.extend(<dict>type_members)
+            finally:
+                stripe.release()
+        return found
 
     cdef object _workflow_type_of(self, str invocation_id):
-        cdef _Stripe stripe = self._stripe(invocation_id)
-        with stripe.lock:
-            row = stripe.invocations.get(invocation_id)
-            return None if row is None else row[5]
+        row = self._row(invocation_id)
+        return None if row is None else (<tuple>row)[5]
 
     # Histories and the time index
 
@@ -463,57 +638,126 @@ cdef class Store:
         invocation whose latest record was added with ``final=True`` is
         finished; with retention configured, adding final records then evicts
         up to ``EVICTIONS_PER_FINAL`` due invocations per record (see ``evict``).
+        A batch of several ids is applied whole or not at all.
 
         Runtime complexity: amortised `O(log(n))` per invocation for `n` records
+        (`O(k)` per invocation with `k` records when several ids are given)
         """
         cdef tuple ids = _ids(invocation_ids, "invocation_ids")
         cdef long long at = _micros(timestamp, "timestamp")
         cdef unsigned long long flag = (
             1 if final is True else 0 if final is False else check_flag(final, "final")
         )
+        cdef _Stripe stripe
+        cdef tuple stripes
+        if not ids:
+            return
         cdef bint evicting = flag and self._evicting
         now = self._now() if evicting else 0
-        cdef tuple stripes = self._stripes_of(ids)
-        cdef _Stripe stripe
-        cdef list history
-        cdef _Entry entry, last
-        cdef str invocation_id
-        cdef bint latest
-        for stripe in stripes:
-            stripe.lock.acquire()
-        self._time_lock.acquire()
-        try:
-            for invocation_id in ids:
-                entry = _entry(at, self._seq | flag, invocation_id, record)
-                self._seq += 2
-                stripe = self._stripe(invocation_id)
-                found = PyDict_GetItem(stripe.histories, invocation_id)
-                latest = True
-                if found is NULL:
-                    stripe.histories[invocation_id] = [entry]
-                    stripe.finished += flag
-                else:
-                    history = <list><object>found
-                    last = <_Entry>history[len(history) - 1]
-                    if last.timestamp <= at:
-                        if last.seq & 1:
-                            stripe.finished -= 1
-                            if self._holders:
-                                self._unhold(invocation_id)
-                        stripe.finished += flag
-                        history.append(entry)
-                    else:
-                        _insort(history, entry)
-                        latest = False
-                if flag and latest and self._evicting:
-                    self._eviction_queue.add(entry)
-                self._time_pending.append(entry)
-        finally:
-            self._time_lock.release()
-            for stripe in stripes:
-                stripe.lock.release()
+        if len(ids) == 1:
+            stripe = self._stripe(<str>ids[0])
+            stripe.acquire()
+            try:
+                self._add_one(stripe, <str>ids[0], at, record, flag)
+            finally:
+                stripe.release()
+        else:
+            stripes = self._stripes_of(list(ids))
+            _acquire_all(stripes)
+            try:
+                self._add_many(ids, at, record, flag)
+            finally:
+                _release_all(stripes)
         if evicting:
             self._evict(now, EVICTIONS_PER_FINAL * len(ids))
+
+    cdef inline _Entry _next_entry(self, _Stripe stripe, str invocation_id, long long at, object record,
+                                   unsigned long long flag):
+        """A new entry sequenced by ``stripe``, whose arrival count it takes."""
+        cdef unsigned long long arrival = stripe.next_arrival
+        if arrival >> (64 - self._shift):
+            raise OverflowError("this stripe's arrival count is exhausted")
+        entry = _entry(at, arrival << self._shift | stripe.bits | flag, invocation_id, record)
+        stripe.next_arrival = arrival + 1  # an arrival number skipped by a failed write is harmless
+        return entry
+
+    cdef int _add_one(self, _Stripe stripe, str invocation_id, long long at, object record,
+                      unsigned long long flag) except -1:
+        """Add one record in place (stripe locked): the insertion is the one change that can fail."""
+        cdef _Entry entry = self._next_entry(stripe, invocation_id, at, record, flag)
+        cdef list history
+        cdef _Entry last
+        found = _get(stripe.histories, invocation_id, None)
+        if found is None:
+            PyDict_SetItem(stripe.histories, invocation_id, [entry])
+            stripe.finished += flag
+        else:
+            history = <list>found
+            last = <_Entry>history[len(history) - 1]
+            if last.timestamp <= at:
+                PyList_Append(history, entry)
+                stripe.finished += <Py_ssize_t>flag - <Py_ssize_t>(last.seq & 1)
+                if stripe.held and PyDict_Contains(stripe.held, invocation_id):
+                    PyDict_DelItem(stripe.held, invocation_id)
+            else:
+                history.insert(_insort_position(history, entry), entry)
+        self._index_later(stripe, entry)
+        return 0
+
+    cdef int _index_later(self, _Stripe stripe, _Entry entry) except -1:
+        """Queue ``entry`` for the time index; if that fails, flag the index for a rebuild."""
+        try:
+            PyList_Append(stripe.unindexed, entry)
+        except BaseException:
+            stripe.lost_entries = True
+            raise
+        return 0
+
+    cdef int _add_many(self, tuple ids, long long at, object record, unsigned long long flag) except -1:
+        """Add one record to several histories (stripes locked): new lists swapped in, undone if one fails."""
+        cdef dict histories = {}, olds = {}
+        cdef list added = [], history
+        cdef _Stripe stripe
+        cdef _Entry entry
+        cdef str invocation_id
+        cdef Py_ssize_t done = 0, position
+        for invocation_id in ids:
+            stripe = self._stripe(invocation_id)
+            entry = self._next_entry(stripe, invocation_id, at, record, flag)
+            if invocation_id not in histories:
+                old = _get(stripe.histories, invocation_id, None)
+                olds[invocation_id] = old
+                histories[invocation_id] = [] if old is None else list(<list>old)
+            history = <list>histories[invocation_id]
+            history.insert(_insort_position(history, entry), entry)
+            added.append(entry)
+        changed = list(histories.items())
+        try:
+            for position in range(len(changed)):
+                done = position + 1
+                invocation_id, history = changed[position]
+                PyDict_SetItem(self._stripe(invocation_id).histories, invocation_id, history)
+        except BaseException:
+            for position in range(done):
+                invocation_id = <str>(<tuple>changed[position])[0]
+                stripe = self._stripe(invocation_id)
+                if _get(stripe.histories, invocation_id, None) is (<tuple>changed[position])[1]:
+                    old = olds[invocation_id]
+                    if old is None:
+                        PyDict_DelItem(stripe.histories, invocation_id)
+                    else:
+                        PyDict_SetItem(stripe.histories, invocation_id, old)
+            raise
+        for invocation_id, history in changed:
+            stripe = self._stripe(invocation_id)
+            old = olds[invocation_id]
+            stripe.finished += _final(history) - (0 if old is None else _final(<list>old))
+            if stripe.held and history[len(history) - 1] is not (None if old is None else (<list>old)[len(<list>old) - 1]):
+                if PyDict_Contains(stripe.held, invocation_id):
+                    PyDict_DelItem(stripe.held, invocation_id)
+        for entry in added:
+            self._index_later(self._stripe(entry.invocation_id), entry)
+        return 0
 
     def get_history(self, invocation_id):
         """Return the history records of ``invocation_id`` in timestamp order.
@@ -523,65 +767,189 @@ cdef class Store:
         cdef str key = _id(invocation_id, "invocation_id")
         cdef _Stripe stripe = self._stripe(key)
         cdef _Entry entry
-        with stripe.lock:
-            found = PyDict_GetItem(stripe.histories, key)
-            if found is NULL:
+        stripe.acquire()
+        try:
+            found = _get(stripe.histories, key, None)
+            if found is None:
                 return []
-            return [entry.record for entry in <list><object>found]
+            return [entry.record for entry in <list>found]
+        finally:
+            stripe.release()
 
-    cdef void _merge_pending(self):
-        """Move the pending time-index entries into the sorted list; call with the time lock."""
-        if self._time_pending:
-            self._time_index.update(self._time_pending)
-            self._time_pending = []
+    cdef int _refresh_indexes(self, bint stripes_locked) except -1:
+        """Bring the time index and eviction queue up to date; call with the index lock held.
+
+        Takes each stripe's unindexed entries (under its lock, unless the caller
+        holds every lock) and merges them. ``_indexes_stale`` is set while that
+        is under way, so an interrupted merge leaves it set, and whenever it is
+        set, or a stripe's entries may have been lost, everything is rebuilt
+        from the histories instead.
+        """
+        cdef _Stripe stripe
+        cdef list taken, fresh
+        cdef bint lost = False
+        if not self._indexes_stale:
+            self._indexes_stale = True  # until every stripe's entries are merged
+            for stripe in self._stripes:
+                if not (stripe.unindexed or stripe.lost_entries):
+                    continue
+                fresh = []
+                if not stripes_locked:
+                    stripe.acquire()
+                if stripe.lost_entries:
+                    lost = True
+                taken, stripe.unindexed = stripe.unindexed, fresh
+                if not stripes_locked:
+                    stripe.release()
+                if taken and not lost:
+                    _index_merge(self._time_index, taken)
+                    if self._evicting:
+                        _index_merge(self._eviction_queue, [entry for entry in taken if (<_Entry>entry).seq & 1])
+            self._indexes_stale = lost
+        if self._indexes_stale:
+            if stripes_locked:
+                self._rebuild_indexes()
+            else:
+                _acquire_all(self._stripes)
+                try:
+                    self._rebuild_indexes()
+                finally:
+                    _release_all(self._stripes)
+        return 0
+
+    cdef int _rebuild_indexes(self) except -1:
+        """Rebuild the time index and the eviction bookkeeping from the stripes; every lock held."""
+        cdef list entries = [], waiting = [], history
+        cdef dict kept = {}
+        cdef _Stripe stripe
+        for stripe in self._stripes:
+            for invocation_id, found in stripe.histories.items():
+                history = <list>found
+                entries.extend(history)
+                if (<_Entry>history[len(history) - 1]).seq & 1 and invocation_id not in stripe.held:
+                    waiting.append(history[len(history) - 1])
+            for invocation_id, keeper in stripe.held.items():
+                kept.setdefault(keeper, {})[invocation_id] = None
+        time_index, queue = _new_index(entries), _new_index(waiting if self._evicting else [])
+        released = deque()
+        fresh = [[] for _ in self._stripes]
+        for stripe, empty in zip(self._stripes, fresh):
+            stripe.unindexed, stripe.lost_entries = <list>empty, False
+        self._time_index, self._eviction_queue, self._released, self._kept = time_index, queue, released, kept
+        self._indexes_stale = False
+        return 0
 
     cdef list _time_slice(self, _Entry start, _Entry end, Py_ssize_t limit):
         """Up to ``limit`` time-index entries from ``start`` to ``end``, both included.
 
         Reads the ``SortedList``'s sublists (``_lists``, sorted, with their last
         items in ``_maxes``) and copies slices of them: its ``irange`` generator
-        costs more than the copy for the thousand entries a chunk holds.
+        costs more than the copy for the thousand entries a chunk holds. Their
+        shape is checked as they are read; a time index found inconsistent is
+        rebuilt, never read out of bounds.
         """
-        cdef list found = [], maxes, sublists, sublist
-        cdef Py_ssize_t position, first = 0, stop
-        with self._time_lock:
-            self._merge_pending()
-            maxes = self._time_index._maxes
-            sublists = self._time_index._lists
-            position = bisect_left(maxes, start)
-            if position < len(maxes):
-                first = bisect_left(<list>sublists[position], start)
-            while position < len(maxes) and len(found) < limit:
-                sublist = <list>sublists[position]
-                stop = len(sublist) if maxes[position] <= end else bisect_right(sublist, end)
-                found.extend(sublist[first:min(stop, first + limit - len(found))])
-                if stop < len(sublist):
-                    break
-                position += 1
-                first = 0
+        cdef list found
+        fastmem_acquire(&self._index_lock)
+        try:
+            self._refresh_indexes(False)
+            found = self._slice_sublists(start, end, limit)
+            if found is None:
+                self._indexes_stale = True
+                self._refresh_indexes(False)
+                found = self._slice_sublists(start, end, limit)
+                if found is None:
+                    raise RuntimeError("the time index is inconsistent after a rebuild")
             return found
+        finally:
+            fastmem_release(&self._index_lock)
+
+    cdef list _slice_sublists(self, _Entry start, _Entry end, Py_ssize_t limit):
+        """The slice read from the sublists, or None if their shape is not a SortedList's."""
+        try:
+            return self._read_sublists(start, end, limit)
+        except (TypeError, IndexError, AttributeError):  # an item that is not an entry, a list too short
+            return None
+
+    cdef list _read_sublists(self, _Entry start, _Entry end, Py_ssize_t limit):
+        cdef list found = [], maxes, sublists, sublist
+        cdef Py_ssize_t position, first = 0, stop, count
+        maxes = self._time_index._maxes
+        sublists = self._time_index._lists
+        if type(maxes) is not list or type(sublists) is not list or len(maxes) != len(sublists):
+            return None
+        count = len(maxes)
+        position = _first_not_before(maxes, start, 0, count)
+        if position < count:
+            sublist = sublists[position]
+            if type(sublist) is not list or not sublist:
+                return None
+            first = _first_not_before(sublist, start, 0, len(sublist))
+        while position < count and len(found) < limit:
+            sublist = sublists[position]
+            if type(sublist) is not list or not sublist or sublist[len(sublist) - 1] is not maxes[position]:
+                return None
+            if _before(end, <_Entry?>maxes[position]):
+                stop = _first_after(sublist, end, 0, len(sublist))
+            else:
+                stop = len(sublist)
+            if not (0 <= first <= len(sublist) and 0 <= stop <= len(sublist)):
+                return None
+            stop = max(stop, first)  # a start after the end: an empty slice
+            found.extend(sublist[first:min(stop, first + limit - len(found))])
+            if stop < len(sublist):
+                break
+            position += 1
+            first = 0
+        return found
+
+    cdef bytes _horizon(self):
+        """Each stripe's arrival count now, packed: what a range query started now may see."""
+        cdef Py_ssize_t count = len(self._stripes), number
+        cdef bytes horizon = PyBytes_FromStringAndSize(NULL, count * sizeof(unsigned long long))
+        cdef unsigned long long *arrivals = <unsigned long long *>PyBytes_AS_STRING(horizon)
+        for number in range(count):
+            arrivals[number] = (<_Stripe>self._stripes[number]).next_arrival
+        return horizon
 
     def _time_entries(self, long long start, long long end, Py_ssize_t chunk):
-        """Yield the time-index entries in ``[start, end]`` in chunks, lock held per chunk."""
+        """The time-index entries in ``[start, end]`` written before this call, in chunks.
+
+        The horizon is each stripe's arrival count at the call: entries that
+        arrive later are left out, so an iteration sees the records as they
+        were when it began (less what retention evicts meanwhile) and ends
+        however fast others write. The index is read lazily, a chunk per lock.
+        """
+        return self._entries_before(self._horizon(), start, end, chunk)
+
+    def _entries_before(self, bytes horizon, long long start, long long end, Py_ssize_t chunk):
         cdef _Entry position = _entry(start, 0, None, None)
         cdef _Entry last = _entry(end, ULLONG_MAX, None, None)
-        cdef list entries
+        cdef _Entry entry
+        cdef list found, entries
+        cdef const unsigned long long *arrivals
+        cdef int shift = self._shift
+        cdef unsigned long long mask = <unsigned long long>self._mask
         while True:
-            entries = self._time_slice(position, last, chunk)
-            if not entries:
+            found = self._time_slice(position, last, chunk)
+            if not found:
                 return
-            yield entries
-            if len(entries) < chunk:
+            arrivals = <const unsigned long long *>PyBytes_AS_STRING(horizon)
+            entries = [entry for entry in found if entry.seq >> shift < arrivals[(entry.seq >> 1) & mask]]
+            if entries:
+                yield entries
+            if len(found) < chunk:
                 return
-            position = entries[len(entries) - 1]
-            position = _entry(position.timestamp, position.seq + 1, None, None)
+            entry = found[len(found) - 1]
+            position = _entry(entry.timestamp, entry.seq + 1, None, None)
 
     def history_in_range(self, start, end, batch_size=100):
         """Yield the history records with ``start <= timestamp <= end`` in batches.
 
-        Records come in timestamp order. The time index is read lazily,
-        ``READ_CHUNK`` entries at a time, so records written after the
-        iteration starts appear if they sort after the entries read so far.
+        Records come in timestamp order; records with equal timestamps in the
+        order of their sequence (arrival within an invocation's stripe, then
+        stripe). The answer holds the records written before this call, and
+        none written after it; the time index is read lazily, ``READ_CHUNK``
+        entries per lock.
 
         Runtime complexity: `O(log(n) + k)` for `k` records in range
         """
@@ -592,8 +960,8 @@ cdef class Store:
     def invocations_in_range(self, start, end, batch_size=100):
         """Yield, once each, the ids of invocations with a history record in ``[start, end]``.
 
-        Ids come in the order of their earliest record in the range; the time
-        index is read lazily, as in ``history_in_range``.
+        Ids come in the order of their earliest record in the range; as in
+        ``history_in_range``, of the records written before this call.
 
         Runtime complexity: `O(log(n) + k)` for `k` records in range
         """
@@ -634,28 +1002,26 @@ cdef class Store:
     cdef int _set_outcome(self, object invocation_id, object value, bint exception) except -1:
         cdef str key = _id(invocation_id, "invocation_id")
         cdef _Stripe stripe = self._stripe(key)
-        cdef dict outcomes
+        cdef dict outcomes = stripe.exceptions if exception else stripe.results
         cdef Py_ssize_t size = _value_size(value)
-        with stripe.lock:
-            # Read the map under the lock: purge swaps it for a new one.
-            outcomes = stripe.exceptions if exception else stripe.results
-            found = PyDict_GetItem(outcomes, key)
-            if found is not NULL:
-                # Own the borrowed value before the assignment below drops the dict's reference.
-                displaced = <object>found
-                size -= _value_size(displaced)
-            outcomes[key] = value
-            stripe.value_bytes += size
+        stripe.acquire()
+        try:
+            displaced = _get(outcomes, key, None)  # released after the lock
+            PyDict_SetItem(outcomes, key, value)
+            stripe.value_bytes += size - _value_size(displaced)
+        finally:
+            stripe.release()
         return 0
 
     cdef object _get_outcome(self, object invocation_id, bint exception):
         cdef str key = _id(invocation_id, "invocation_id")
         cdef _Stripe stripe = self._stripe(key)
-        with stripe.lock:
-            found = PyDict_GetItem(stripe.exceptions if exception else stripe.results, key)
-            if found is not NULL:
-                return <object>found
-        raise KeyError(key)
+        cdef PyObject *found = fastmem_get(stripe.exceptions if exception else stripe.results, key)
+        if found is NULL:
+            raise KeyError(key)
+        value = <object>found
+        Py_DECREF_raw(found)
+        return value
 
     # Workflows
 
@@ -666,10 +1032,18 @@ cdef class Store:
         """
         workflow_id = _id(workflow_id, "workflow_id")
         key = _id(key, "key")
-        with self._workflows_lock:
-            data = self._workflow_data.setdefault(workflow_id, {})
-            displaced = data.get(key)
-            data[key] = value
+        cdef _Stripe stripe = self._stripe(workflow_id)
+        displaced = None
+        stripe.acquire()
+        try:
+            data = _get(stripe.workflow_data, workflow_id, None)
+            if data is None:
+                PyDict_SetItem(stripe.workflow_data, workflow_id, {key: value})
+            else:
+                displaced = _get(<dict>data, key, None)
+                PyDict_SetItem(<dict>data, key, value)
+        finally:
+            stripe.release()
         del displaced
 
     def get_workflow_data(self, workflow_id, key, default=None):
@@ -679,11 +1053,13 @@ cdef class Store:
         """
         workflow_id = _id(workflow_id, "workflow_id")
         key = _id(key, "key")
-        with self._workflows_lock:
-            data = self._workflow_data.get(workflow_id)
-            if data is None:
-                return default
-            return (<dict>data).get(key, default)
+        cdef _Stripe stripe = self._stripe(workflow_id)
+        stripe.acquire()
+        try:
+            data = _get(stripe.workflow_data, workflow_id, None)
+            return default if data is None else (<dict>data).get(key, default)
+        finally:
+            stripe.release()
 
     def add_workflow_run(self, workflow_type, type_value, workflow_id, run_value):
         """Record a run ``workflow_id`` of ``workflow_type``; the first value stored wins.
@@ -692,17 +1068,35 @@ cdef class Store:
         """
         workflow_type = _id(workflow_type, "workflow_type")
         workflow_id = _id(workflow_id, "workflow_id")
-        with self._workflows_lock:
-            self._workflow_types.setdefault(workflow_type, type_value)
-            self._workflow_runs.setdefault(workflow_type, {}).setdefault(workflow_id, run_value)
+        cdef bint new_type
+        fastmem_acquire(&self._runs_lock)
+        try:
+            new_type = workflow_type not in self._workflow_types
+            if new_type:
+                PyDict_SetItem(self._workflow_types, workflow_type, type_value)
+            try:
+                runs = _get(self._workflow_runs, workflow_type, None)
+                if runs is None:
+                    PyDict_SetItem(self._workflow_runs, workflow_type, {workflow_id: run_value})
+                elif workflow_id not in <dict>runs:
+                    PyDict_SetItem(<dict>runs, workflow_id, run_value)
+            except BaseException:
+                if new_type:
+                    PyDict_DelItem(self._workflow_types, workflow_type)
+                raise
+        finally:
+            fastmem_release(&self._runs_lock)
 
     def workflow_types(self):
         """Return the value of every workflow type with a recorded run, oldest first.
 
         Runtime complexity: `O(k)` for `k` types
         """
-        with self._workflows_lock:
+        fastmem_acquire(&self._runs_lock)
+        try:
             return list(self._workflow_types.values())
+        finally:
+            fastmem_release(&self._runs_lock)
 
     def workflow_runs(self, workflow_type=None):
         """Return the runs of ``workflow_type``, or of every type when it is ``None``.
@@ -710,10 +1104,13 @@ cdef class Store:
         Runtime complexity: `O(k)` for `k` runs
         """
         workflow_type = _optional_id(workflow_type, "workflow_type")
-        with self._workflows_lock:
+        fastmem_acquire(&self._runs_lock)
+        try:
             if workflow_type is not None:
                 return list(self._workflow_runs.get(workflow_type, {}).values())
-            return [run for runs in self._workflow_runs.values() for run in runs.values()]
+            return [run for runs in self._workflow_runs.values() for run in (<dict>runs).values()]
+        finally:
+            fastmem_release(&self._runs_lock)
 
     def add_sub_invocation(self, workflow_id, invocation_id):
         """Record that ``invocation_id`` runs inside the workflow ``workflow_id``.
@@ -722,8 +1119,16 @@ cdef class Store:
         """
         workflow_id = _id(workflow_id, "workflow_id")
         invocation_id = _id(invocation_id, "invocation_id")
-        with self._workflows_lock:
-            _add_member(self._sub_invocations, workflow_id, invocation_id)
+        cdef _Stripe stripe = self._stripe(workflow_id)
+        stripe.acquire()
+        try:
+            members = _get(stripe.sub_invocations, workflow_id, None)
+            if members is None:
+                PyDict_SetItem(stripe.sub_invocations, workflow_id, {invocation_id: None})
+            else:
+                PyDict_SetItem(<dict>members, invocation_id, None)
+        finally:
+            stripe.release()
 
     def sub_invocation_ids(self, workflow_id):
         """Return the ids recorded as running inside ``workflow_id``, oldest first.
@@ -731,8 +1136,13 @@ cdef class Store:
         Runtime complexity: `O(k)` for `k` sub-invocations
         """
         workflow_id = _id(workflow_id, "workflow_id")
-        with self._workflows_lock:
-            return list(self._sub_invocations.get(workflow_id, ()))
+        cdef _Stripe stripe = self._stripe(workflow_id)
+        stripe.acquire()
+        try:
+            members = _get(stripe.sub_invocations, workflow_id, None)
+            return [] if members is None else list(<dict>members)
+        finally:
+            stripe.release()
 
     # Runner contexts
 
@@ -742,9 +1152,12 @@ cdef class Store:
         Runtime complexity: `O(1)`
         """
         runner_id = _id(runner_id, "runner_id")
-        with self._runners_lock:
-            displaced = self._runner_contexts.get(runner_id)
-            self._runner_contexts[runner_id] = value
+        fastmem_acquire(&self._runners_lock)
+        try:
+            displaced = _get(self._runner_contexts, runner_id, None)
+            PyDict_SetItem(self._runner_contexts, runner_id, value)
+        finally:
+            fastmem_release(&self._runners_lock)
         del displaced
 
     def get_runner_context(self, runner_id):
@@ -753,8 +1166,7 @@ cdef class Store:
         Runtime complexity: `O(1)`
         """
         runner_id = _id(runner_id, "runner_id")
-        with self._runners_lock:
-            return self._runner_contexts.get(runner_id)
+        return _get(self._runner_contexts, runner_id, None)
 
     def get_runner_contexts(self, runner_ids):
         """Return the stored contexts of ``runner_ids``, in that order, skipping unknown ids.
@@ -762,9 +1174,12 @@ cdef class Store:
         Runtime complexity: `O(k)` for `k` ids
         """
         cdef tuple ids = _ids(runner_ids, "runner_ids")
-        with self._runners_lock:
+        fastmem_acquire(&self._runners_lock)
+        try:
             contexts = self._runner_contexts
             return [contexts[rid] for rid in ids if rid in contexts]
+        finally:
+            fastmem_release(&self._runners_lock)
 
     def match_runner_contexts(self, partial_id):
         """Return the contexts whose runner id contains ``partial_id``.
@@ -772,8 +1187,11 @@ cdef class Store:
         Runtime complexity: `O(n)` for `n` runner contexts (a substring search)
         """
         partial_id = _id(partial_id, "partial_id")
-        with self._runners_lock:
+        fastmem_acquire(&self._runners_lock)
+        try:
             return [ctx for rid, ctx in self._runner_contexts.items() if partial_id in rid]
+        finally:
+            fastmem_release(&self._runners_lock)
 
     # Retention
 
@@ -789,18 +1207,28 @@ cdef class Store:
         its parent or its workflow's root is stored and not finished (they may
         still read it); it is evicted after that one goes. Writes of final
         records call this; call it yourself to evict while nothing is written.
+        Each invocation goes whole or not at all.
 
         Runtime complexity: `O(limit * (r + 1) * log(n))` for `r` records per
         invocation and `n` records in the store
-
-        :param int limit: how many queued invocations to consider at most
-        :return: how many invocations were evicted
         """
         cdef Py_ssize_t count = check_count(limit, "limit")
         return self._evict(self._now(), count) if self._evicting else 0
 
     cdef object _now(self):
         return check_micros(self._clock(), "clock()")
+
+    cdef void _lock_all(self) noexcept:
+        fastmem_acquire(&self._index_lock)
+        _acquire_all(self._stripes)
+        fastmem_acquire(&self._runs_lock)
+        fastmem_acquire(&self._runners_lock)
+
+    cdef void _unlock_all(self) noexcept:
+        fastmem_release(&self._runners_lock)
+        fastmem_release(&self._runs_lock)
+        _release_all(self._stripes)
+        fastmem_release(&self._index_lock)
 
     cdef Py_ssize_t _evict(self, object now, Py_ssize_t count) except -1:
         cdef Py_ssize_t evicted
@@ -813,43 +1241,27 @@ cdef class Store:
         del displaced
         return evicted
 
-    cdef void _lock_all(self):
-        cdef _Stripe stripe
-        for stripe in self._stripes:
-            stripe.lock.acquire()
-        self._relations_lock.acquire()
-        self._workflows_lock.acquire()
-        self._time_lock.acquire()
-        self._runners_lock.acquire()
-
-    cdef void _unlock_all(self):
-        cdef _Stripe stripe
-        self._runners_lock.release()
-        self._time_lock.release()
-        self._workflows_lock.release()
-        self._relations_lock.release()
-        for stripe in self._stripes:
-            stripe.lock.release()
-
     cdef Py_ssize_t _evict_locked(self, object now, Py_ssize_t limit, list displaced) except -1:
+        self._refresh_indexes(True)
         cutoff = None if self._retention is None else now - self._retention
         max_finished = self._max_finished
-        cdef Py_ssize_t finished = 0, evicted = 0, _
+        cdef Py_ssize_t waiting = 0, evicted = 0, _
         cdef _Stripe stripe
         cdef _Entry entry
         for stripe in self._stripes:
-            finished += stripe.finished
-        self._merge_pending()
+            waiting += stripe.finished - len(stripe.held)
         queue = self._eviction_queue
-        ready = self._ready
+        released = self._released
+        self._indexes_stale = True  # until the entries taken from the queue are dealt with
         for _ in range(limit):
-            if ready:
-                entry = ready.popleft()
+            if released:
+                entry = released.popleft()
             elif queue and (
-                (max_finished is not None and finished - len(self._holders) > max_finished)
-                or (cutoff is not None and (<_Entry>queue[0]).timestamp < cutoff)
+                (max_finished is not None and waiting > max_finished)
+                or (cutoff is not None and _index_first(queue).timestamp < cutoff)
             ):
-                entry = queue.pop(0)
+                entry = _index_first(queue)
+                _index_remove(queue, entry)
             else:
                 break
             invocation_id = entry.invocation_id
@@ -860,16 +1272,13 @@ cdef class Store:
             row = stripe.invocations.get(invocation_id)
             keeper = self._keeper(invocation_id, row)
             if keeper is not None:
-                held = self._held.get(keeper)
-                if held is None:
-                    self._held[keeper] = {invocation_id: entry}
-                else:
-                    (<dict>held)[invocation_id] = entry
-                self._holders[invocation_id] = keeper
-                continue
-            self._remove(invocation_id, stripe, row, displaced)
-            finished -= 1
-            evicted += 1
+                PyDict_SetItem(stripe.held, invocation_id, keeper)
+                self._kept.setdefault(keeper, {})[invocation_id] = None
+            else:
+                self._remove(invocation_id, stripe, row, <list>history, displaced)
+                evicted += 1
+            waiting -= 1
+        self._indexes_stale = False
         return evicted
 
     cdef object _keeper(self, str invocation_id, object row):
@@ -890,35 +1299,53 @@ cdef class Store:
                 return other
         return None
 
-    cdef int _remove(self, str invocation_id, _Stripe stripe, object row, list displaced) except -1:
-        """Remove everything of the finished ``invocation_id``; call with every lock held."""
-        if row is not None:
-            del stripe.invocations[invocation_id]
-            self._reindex(invocation_id, row, None)
-        history = stripe.histories.pop(invocation_id)
-        for entry in history:
-            self._time_index.remove(entry)
-        stripe.finished -= 1
-        result = stripe.results.pop(invocation_id, _MISSING)
-        exception = stripe.exceptions.pop(invocation_id, _MISSING)
-        stripe.value_bytes -= _value_size(result) + _value_size(exception)
-        displaced.append((row, history, result, exception))
-        displaced.append(self._workflow_data.pop(invocation_id, None))
-        displaced.append(self._sub_invocations.pop(invocation_id, None))
+    cdef int _remove(self, str invocation_id, _Stripe stripe, object row, list history,
+                     list displaced) except -1:
+        """Remove everything of the finished ``invocation_id``; call with every lock held.
+
+        Everything removed is first kept in ``displaced`` (the one step that
+        allocates); the removals cannot fail; the time index's removals come
+        last, and if one fails the caller's stale flag has the indexes rebuilt.
+        """
+        result = _get(stripe.results, invocation_id, None)
+        exception = _get(stripe.exceptions, invocation_id, None)
+        workflow_type = None
         if row is not None and (<tuple>row)[4] == invocation_id:
             workflow_type = (<tuple>row)[5]
-            runs = self._workflow_runs.get(workflow_type)
-            if runs is not None:
-                displaced.append((<dict>runs).pop(invocation_id, None))
-                if not runs:
-                    del self._workflow_runs[workflow_type]
-                    displaced.append(self._workflow_types.pop(workflow_type))
-        held = self._held.pop(invocation_id, None)
-        if held is not None:
-            for held_id in <dict>held:
-                del self._holders[held_id]
-            self._ready.extend((<dict>held).values())
+        runs = None if workflow_type is None else _get(self._workflow_runs, workflow_type, None)
+        kept = self._kept.get(invocation_id)
+        displaced.append((
+            row, history, result, exception,
+            _get(stripe.workflow_data, invocation_id, None),
+            _get(stripe.sub_invocations, invocation_id, None),
+            runs, None if runs is None else _get(self._workflow_types, workflow_type, None), kept,
+        ))
+        # From here on nothing allocates, so nothing can fail until the time index.
+        _discard(stripe.invocations, invocation_id)
+        self._drop_relations(None, <tuple>row if row is not None else None)
+        _discard(stripe.histories, invocation_id)
+        _discard(stripe.results, invocation_id)
+        _discard(stripe.exceptions, invocation_id)
+        _discard(stripe.workflow_data, invocation_id)
+        _discard(stripe.sub_invocations, invocation_id)
+        stripe.finished -= 1
+        stripe.value_bytes -= _value_size(result) + _value_size(exception)
+        if runs is not None and invocation_id in <dict>runs:
+            _discard(<dict>runs, invocation_id)
+            if not runs:
+                _discard(self._workflow_runs, workflow_type)
+                _discard(self._workflow_types, workflow_type)
+        _discard(self._kept, invocation_id)
         self._evictions += 1
+        for entry in history:
+            _index_remove(self._time_index, <_Entry>entry)
+        if kept is not None:
+            for held_id in <dict>kept:
+                held_stripe = self._stripe(<str>held_id)
+                if (<_Stripe>held_stripe).held.get(held_id) == invocation_id:
+                    _discard((<_Stripe>held_stripe).held, held_id)
+                    held_history = (<_Stripe>held_stripe).histories[held_id]
+                    self._released.append(held_history[len(held_history) - 1])
         return 0
 
     # Whole store
@@ -938,28 +1365,43 @@ cdef class Store:
         """
         cdef _Stripe stripe
         cdef Py_ssize_t invocations = 0, finished = 0, results = 0, exceptions = 0, value_bytes = 0
-        for stripe in self._stripes:
-            with stripe.lock:
+        cdef Py_ssize_t workflows = 0, held = 0, unindexed = 0, indexed, evictions
+        cdef bint lost = False
+        fastmem_acquire(&self._index_lock)
+        try:
+            for stripe in self._stripes:
+                lost = lost or stripe.lost_entries
+            if lost or self._indexes_stale:
+                self._refresh_indexes(False)
+            indexed, evictions = len(self._time_index), self._evictions
+            for stripe in self._stripes:
+                stripe.acquire()
                 invocations += len(stripe.invocations)
                 finished += stripe.finished
                 results += len(stripe.results)
                 exceptions += len(stripe.exceptions)
                 value_bytes += stripe.value_bytes
+                workflows += len(<dict>stripe.relations[2])
+                held += len(stripe.held)
+                unindexed += len(stripe.unindexed)
+                stripe.release()
+        finally:
+            fastmem_release(&self._index_lock)
+        fastmem_acquire(&self._runners_lock)
+        runner_contexts = len(self._runner_contexts)
+        fastmem_release(&self._runners_lock)
         counts = {
             "invocations": invocations,
             "finished": finished,
             "results": results,
             "exceptions": exceptions,
             "value_bytes": value_bytes,
+            "workflows": workflows,
+            "held": held,
+            "history_records": indexed + unindexed,
+            "evictions": evictions,
+            "runner_contexts": runner_contexts,
         }
-        with self._relations_lock:
-            counts["workflows"] = len(self._workflow_members)
-        with self._time_lock:
-            counts["history_records"] = len(self._time_index) + len(self._time_pending)
-            counts["held"] = len(self._holders)
-            counts["evictions"] = self._evictions
-        with self._runners_lock:
-            counts["runner_contexts"] = len(self._runner_contexts)
         counts["bytes"] = value_bytes + sum(
             counts[kind] * size for kind, size in self.ITEM_BYTES.items()
         )
@@ -988,104 +1430,118 @@ cdef class Store:
         if kind == "histories":
             for entries in self._time_entries(MIN_MICROS, MAX_MICROS, READ_CHUNK):
                 yield [(entry.invocation_id, entry.record) for entry in entries]
-        elif kind == "workflow_data" or kind == "sub_invocations":
-            with self._workflows_lock:
-                source = self._workflow_data if kind == "workflow_data" else self._sub_invocations
-                snapshot = [(key, list(values.items())) for key, values in source.items()]
-            if kind == "workflow_data":
-                yield [(workflow_id, k, v) for workflow_id, pairs in snapshot for k, v in pairs]
-            else:
-                yield [(workflow_id, k) for workflow_id, pairs in snapshot for k, _ in pairs]
         elif kind == "runner_contexts":
-            with self._runners_lock:
+            fastmem_acquire(&self._runners_lock)
+            try:
                 chunk = list(self._runner_contexts.items())
+            finally:
+                fastmem_release(&self._runners_lock)
             yield chunk
         else:
             for stripe in self._stripes:
-                with stripe.lock:
+                stripe.acquire()
+                try:
                     if kind == "invocations":
                         chunk = [(inv_id, row[1]) for inv_id, row in stripe.invocations.items()]
+                    elif kind == "workflow_data":
+                        chunk = [
+                            (w, k, v) for w, values in stripe.workflow_data.items()
+                            for k, v in (<dict>values).items()
+                        ]
+                    elif kind == "sub_invocations":
+                        chunk = [(w, i) for w, members in stripe.sub_invocations.items() for i in members]
                     elif kind == "results":
                         chunk = list(stripe.results.items())
                     else:
                         chunk = list(stripe.exceptions.items())
+                finally:
+                    stripe.release()
                 if chunk:
                     yield chunk
 
     def purge(self):
         """Remove everything the store holds, and reset the eviction count.
 
-        Runtime complexity: `O(1)` under the locks; the old contents are freed after.
+        Runtime complexity: `O(n)` under the locks (each map is copied out and
+        cleared, so readers never meet a map being replaced); the old contents
+        are freed after.
         """
-        cdef _Stripe stripe
-        cdef list displaced = []
+        cdef list displaced
         self._lock_all()
         try:
-            for stripe in self._stripes:
-                displaced.append((stripe.invocations, stripe.histories, stripe.results, stripe.exceptions))
-                stripe.clear()
-            displaced.append(
-                (
-                    self._children, self._event_children, self._workflow_members,
-                    self._workflow_type_members, self._workflow_types, self._workflow_runs,
-                    self._sub_invocations, self._workflow_data, self._time_index,
-                    self._time_pending, self._runner_contexts, self._eviction_queue,
-                    self._held, self._holders, self._ready,
-                )
-            )
-            self._clear_shared()
+            displaced = self._purge_locked()
         finally:
             self._unlock_all()
         del displaced
 
+    cdef list _purge_locked(self):
+        cdef _Stripe stripe
+        cdef list maps = [], displaced, fresh
+        cdef Py_ssize_t position
+        for stripe in self._stripes:
+            maps += stripe.maps()
+        maps += [self._workflow_types, self._workflow_runs, self._runner_contexts, self._kept]
+        displaced = [mapping.copy() for mapping in maps]
+        displaced += [self._time_index, self._eviction_queue, self._released]
+        displaced += [stripe.unindexed for stripe in self._stripes]
+        fresh = [[] for _ in self._stripes]
+        indexes = (SortedList(), SortedList(), deque())
+        # Nothing below allocates: clearing cannot fail.
+        for mapping in maps:
+            (<dict>mapping).clear()
+        for position in range(len(fresh)):
+            stripe = <_Stripe>self._stripes[position]
+            stripe.unindexed, stripe.finished, stripe.value_bytes = <list>fresh[position], 0, 0
+            stripe.lost_entries = False
+        self._time_index, self._eviction_queue, self._released = indexes
+        self._indexes_stale = False
+        self._evictions = 0
+        return displaced
+
     def _check(self):
-        """Assert the store's internal consistency; see ``_store_py.check_invariants``.
+        """Assert the store's internal consistency; see ``_invariants.check_invariants``.
 
         Call it while no other thread writes.
         """
         check_invariants(self._state())
 
     def _state(self):
-        """The internal structures, pending time-index entries merged, for the invariant check."""
+        """The internal structures, brought up to date as a read would, for the invariant check."""
         cdef _Stripe stripe
-        with self._time_lock:
-            self._merge_pending()
+        fastmem_acquire(&self._index_lock)
+        try:
+            self._refresh_indexes(False)
+        finally:
+            fastmem_release(&self._index_lock)
         return StoreState(
             mask=self._mask,
+            shift=self._shift,
             stripes=[
-                (stripe.invocations, stripe.histories, stripe.results, stripe.exceptions)
+                StripeState(
+                    invocations=stripe.invocations,
+                    histories=stripe.histories,
+                    results=stripe.results,
+                    exceptions=stripe.exceptions,
+                    relations=stripe.relations,
+                    workflow_data=stripe.workflow_data,
+                    sub_invocations=stripe.sub_invocations,
+                    held=stripe.held,
+                    finished=stripe.finished,
+                    value_bytes=stripe.value_bytes,
+                    next_arrival=stripe.next_arrival,
+                    unindexed=stripe.unindexed,
+                )
                 for stripe in self._stripes
             ],
-            counters=[(stripe.finished, stripe.value_bytes) for stripe in self._stripes],
-            eviction_entries=self._eviction_entries() if self._evicting else None,
-            relations=[
-                self._children,
-                self._event_children,
-                self._workflow_members,
-                self._workflow_type_members,
-            ],
-            sub_invocations=self._sub_invocations,
             time_index=self._time_index,
-            next_seq=self._seq,
+            eviction=(self._eviction_waiting(), self._kept) if self._evicting else None,
             entry_key=_entry_key,
             entry_invocation=_entry_invocation,
         )
 
-    def _eviction_entries(self):
+    def _eviction_waiting(self):
         self._eviction_queue._check()
-        held = [entry for entries in self._held.values() for entry in entries.values()]
-        assert len(held) == len(self._holders), "held entries and holders differ"
-        return [*self._eviction_queue, *self._ready], held
-
-    cdef int _unhold(self, str invocation_id) except -1:
-        """Forget the held entry of ``invocation_id``, no longer its latest; call with the time lock."""
-        keeper = self._holders.pop(invocation_id, None)
-        if keeper is not None:
-            bucket = <dict>self._held[keeper]
-            del bucket[invocation_id]
-            if not bucket:
-                del self._held[keeper]
-        return 0
+        return [*self._eviction_queue, *self._released]
 
 
 def _entry_key(_Entry entry):
@@ -1096,48 +1552,181 @@ def _entry_invocation(_Entry entry):
     return entry.invocation_id
 
 
-cdef inline void _add_member(dict index, object key, str member):
-    if key is not None:
-        members = index.get(key)
-        if members is None:
-            index[key] = {member: None}
-        else:
-            (<dict>members)[member] = None
+cdef inline void _discard(dict mapping, object key) noexcept:
+    """Remove ``key`` from ``mapping`` if it is there; allocates nothing."""
+    if PyDict_Contains(mapping, key) == 1:
+        PyDict_DelItem(mapping, key)
 
 
-cdef inline void _remove_member(dict index, object key, str member):
-    if key is None:
-        return
-    members = index.get(key)
+cdef inline void _remove_member(dict index, object key, str member) noexcept:
+    """Take ``member`` out of ``index[key]``, dropping the entry when it empties; allocates nothing."""
+    members = _get(index, key, None)
     if members is not None:
-        (<dict>members).pop(member, None)
+        _discard(<dict>members, member)
         if not members:
-            del index[key]
+            _discard(index, key)
 
 
-cdef inline bint _is_plain_row(object row):
-    """Whether ``row`` is a 6-tuple of exact ``str`` ids that needs no further check."""
-    if type(row) is not tuple or len(<tuple>row) != 6:
-        return False
-    cdef tuple t = <tuple>row
-    if type(t[0]) is not str:
-        return False
-    for index in range(2, 6):
-        if t[index] is not None and type(t[index]) is not str:
-            return False
-    return (t[4] is None) == (t[5] is None)
+cdef inline Py_ssize_t _final(list history) noexcept:
+    """1 if ``history``'s latest entry is final, else 0."""
+    return (<_Entry>history[len(history) - 1]).seq & 1
 
 
-cdef void _insort(list history, _Entry entry):
-    """Insert ``entry`` into the key-ordered ``history``; keys are unique, so no tie."""
+cdef Py_ssize_t _insort_position(list history, _Entry entry) noexcept:
+    """Where ``entry`` goes in the key-ordered ``history``: at the end when it is the latest."""
     cdef Py_ssize_t low = 0, high = len(history), middle
+    if not high or not _before(entry, <_Entry>history[high - 1]):
+        return high
     while low < high:
         middle = (low + high) >> 1
-        if entry < history[middle]:
+        if _before(entry, <_Entry>history[middle]):
             high = middle
         else:
             low = middle + 1
-    history.insert(low, entry)
+    return low
+
+
+# The time index and the eviction queue are sortedcontainers SortedLists whose
+# sublists (``_lists``, each one's last item in ``_maxes``) the store updates
+# itself, as the layout of sortedcontainers 2.x has them (pinned below 3):
+# SortedList.add and update call list.append, which CPython frees twice when the
+# list cannot grow (CPython issue 151818), and an update here may stop half-way.
+# Every step below either happens or leaves its list as it was; the callers keep
+# ``_indexes_stale`` set while they update, so a failed update means a rebuild.
+# The same algorithm as the Python twin's ``_index_*`` functions.
+
+
+cdef inline Py_ssize_t _first_not_before(list items, _Entry entry, Py_ssize_t low, Py_ssize_t high) except -1:
+    """The first position in ``items[low:high]`` (sorted entries) not sorting before ``entry``.
+
+    Each item's type is checked: an index is read as entries only if it holds entries.
+    """
+    cdef Py_ssize_t middle
+    while low < high:
+        middle = (low + high) >> 1
+        if _before(<_Entry?>items[middle], entry):
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+cdef inline Py_ssize_t _first_after(list items, _Entry entry, Py_ssize_t low, Py_ssize_t high) except -1:
+    """The first position in ``items[low:high]`` (sorted entries) sorting after ``entry``."""
+    cdef Py_ssize_t middle
+    while low < high:
+        middle = (low + high) >> 1
+        if _before(entry, <_Entry?>items[middle]):
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+cdef object _new_index(list entries):
+    """A SortedList of ``entries`` (in any order), built without ``SortedList.update``."""
+    index = SortedList()
+    _index_merge(index, entries)
+    return index
+
+
+cdef _Entry _index_first(object index):
+    """The first entry of ``index``, which must not be empty; its shape is checked, not trusted."""
+    cdef list lists = index._lists
+    if not lists or type(lists[0]) is not list or not lists[0] or type((<list>lists[0])[0]) is not _Entry:
+        raise RuntimeError("the eviction queue is not a SortedList of entries")
+    return <_Entry>(<list>lists[0])[0]
+
+
+cdef list _index_cuts(list entries, Py_ssize_t load):
+    """``entries`` (sorted) cut into sublists of ``load``, a short last one joined to the one before."""
+    cdef Py_ssize_t count = len(entries), start
+    cdef list cuts
+    if count <= load << 1:
+        return [entries] if count else []
+    cuts = [entries[start:start + load] for start in range(0, count, load)]
+    if len(<list>cuts[len(cuts) - 1]) < load >> 1:
+        cuts[len(cuts) - 2:] = [<list>cuts[len(cuts) - 2] + <list>cuts[len(cuts) - 1]]
+    return cuts
+
+
+cdef int _index_splice(object index, Py_ssize_t first, Py_ssize_t stop, list entries) except -1:
+    """Replace sublists ``first:stop`` of ``index`` with ``entries`` (sorted), cut to size."""
+    cdef list cuts = _index_cuts(entries, index._load)
+    cdef list maxes = [(<list>cut)[len(<list>cut) - 1] for cut in cuts]
+    cdef list lists = index._lists
+    lists[first:stop] = cuts
+    (<list>index._maxes)[first:stop] = maxes
+    index._index = []  # sortedcontainers' positional index, rebuilt on demand
+    return 0
+
+
+cdef int _index_merge(object index, list values) except -1:
+    """Add ``values`` to ``index``: each sublist they fall in takes its share at once."""
+    cdef list lists = index._lists, maxes, places
+    cdef Py_ssize_t last, stop, start, place
+    cdef _Entry value
+    values = sorted(values)
+    if not lists:
+        _index_splice(index, 0, 0, values)
+    else:
+        maxes = index._maxes
+        last = len(lists) - 1
+        places = [min(_first_not_before(maxes, value, 0, len(maxes)), last) for value in values]
+        stop = len(values)
+        while stop:
+            place = places[stop - 1]
+            start = stop - 1
+            while start and places[start - 1] == place:
+                start -= 1
+            _index_add(index, place, values[start:stop])
+            stop = start
+    index._len = index._len + len(values)
+    return 0
+
+
+cdef int _index_add(object index, Py_ssize_t place, list values) except -1:
+    """Merge ``values`` (sorted) into sublist ``place``: appended in place when they sort after it."""
+    cdef list lists = index._lists, sublist, merged
+    if not 0 <= place < len(lists) or type(lists[place]) is not list or not lists[place]:
+        raise RuntimeError("the time index is not a SortedList")
+    sublist = lists[place]
+    if _before(<_Entry>sublist[len(sublist) - 1], <_Entry>values[0]):
+        sublist.extend(values)
+        merged = sublist
+    else:
+        merged = sorted(sublist + values)
+    if len(merged) > (<Py_ssize_t>index._load) << 1 or merged is not sublist:
+        _index_splice(index, place, place + 1, merged)
+    else:
+        (<list>index._maxes)[place] = merged[len(merged) - 1]
+        index._index = []
+    return 0
+
+
+cdef int _index_remove(object index, _Entry entry) except -1:
+    """Take ``entry`` out of ``index``; a sublist left short is joined to a neighbour."""
+    cdef list lists = index._lists, maxes = index._maxes, sublist
+    cdef Py_ssize_t place = _first_not_before(maxes, entry, 0, len(maxes)), at, first
+    if place >= len(lists):
+        raise ValueError("the entry is not in the index")
+    if type(lists[place]) is not list or len(maxes) != len(lists):
+        raise RuntimeError("the time index is not a SortedList")
+    sublist = lists[place]
+    at = _first_not_before(sublist, entry, 0, len(sublist))
+    if at >= len(sublist) or sublist[at] is not entry:
+        raise ValueError("the entry is not in the index")
+    del sublist[at]
+    if len(sublist) < (<Py_ssize_t>index._load) >> 1 and len(lists) > 1:
+        first = place - 1 if place else 0
+        _index_splice(index, first, first + 2, <list>lists[first] + <list>lists[first + 1])
+    elif sublist:
+        maxes[place] = sublist[len(sublist) - 1]
+        index._index = []
+    else:
+        _index_splice(index, place, place + 1, [])
+    index._len = index._len - 1
+    return 0
 
 
 def _records(chunks, Py_ssize_t batch_size):

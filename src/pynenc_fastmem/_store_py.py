@@ -5,297 +5,370 @@ objects, timestamps are integer microseconds since the epoch. Every query is
 answered from an index maintained on write, so its cost is proportional to its
 answer, and every compound operation is atomic with respect to other threads.
 
-Locks are striped by invocation id; the maps that span invocations (relations,
-workflows, runner contexts, the time index) each have their own lock. A thread
-that needs several locks takes them in one global order (stripes by ascending
-index, then relations, workflows, time index, runner contexts), so no two
-threads can deadlock. No user code runs while a lock is held: arguments are
-validated before locking, ids are exact ``str``, and values a write displaces
-are released only after the locks are.
+Locks. Everything keyed by an id lives in the lock stripe that id hashes to: an
+invocation's row, history, result and exception in its own id's stripe; a
+relation index entry (parent -> children, event -> children, workflow ->
+members, workflow type -> members), workflow data and sub-invocations in the
+stripe of their key. A write locks only the stripes of the ids and keys it
+touches, so writers of unrelated invocations share no lock. History records are
+sequenced per stripe (``arrival << shift | stripe << 1 | final``), so they
+share no counter either, and each stripe buffers its new records in
+``unindexed``; readers of the time index, under the index lock, take those
+buffers and merge them into one ``SortedList``. Lock order: the index lock,
+then stripes by ascending number, then the workflow-runs lock, then the runner
+lock. No user code runs while a lock is held: arguments are validated before
+locking, ids are exact ``str``, and values a write displaces are released only
+after the locks are.
 
-History records enter a per-invocation list (appended when in order, inserted
-otherwise) and the time index: a ``SortedList`` keyed by (timestamp, arrival
-sequence) fed through a pending buffer, so a write costs an append and the
-sorting is paid in bulk when a range query or ``_check`` next needs it.
+Faults. A ``MemoryError`` or an asynchronous exception (``KeyboardInterrupt``)
+can arrive anywhere. Each write first does everything that can fail without
+changing anything (checks, lookups, new objects), then makes one change that
+either happens whole or not at all (a dict or list insertion), then steps that
+cannot fail. A write of several changes (a batch) keeps what it needs to undo
+them without allocating, and undoes them if one fails; one interrupted in its
+steps that cannot fail finishes them instead. The counters and the time index
+are derived from the maps: a write marks its stripe ``dirty`` before its first
+change and clean after its last, and whoever next finds it dirty recounts it
+and rebuilds the time index from the histories. In pure Python a signal can
+arrive between any two calls, so the steps of one write that must not be split
+are guarded by these marks rather than by their order alone.
+
+Two constructs are kept off every path a fault can reach, because CPython
+itself mishandles them when an allocation fails: ``list.append`` (its
+specialised call frees the item twice when the list cannot grow, CPython issue
+151818; ``lst += [item]`` is used instead) and generator expressions (3.13.0
+crashes freeing a generator whose creation ran out of memory; list
+comprehensions are used instead).
 
 An invocation is finished when its latest history record was written with
-``final=True``; the flag is the lowest bit of the record's arrival sequence, so
-it costs no memory. With retention configured, finished invocations also enter
-an eviction queue ordered by (timestamp, sequence) of their final record, and
+``final=True``; the flag is the lowest bit of the record's sequence, so it
+costs no memory. With retention configured, finished invocations also enter an
+eviction queue ordered by (timestamp, sequence) of their final record, and
 each write of a final record evicts a few of the oldest due ones (see ``evict``).
 """
 
 from __future__ import annotations
 
-import itertools
 import threading
-import time
-from bisect import insort
+from bisect import bisect_left, bisect_right, insort
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 from sortedcontainers import SortedList
 
-InvocationRow = tuple[str, Any, str | None, str | None, str | None, str | None]
-"""One invocation to upsert:
-``(invocation_id, value, parent_id, parent_event_id, workflow_id, workflow_type)``."""
-
-DEFAULT_STRIPES = 16
-
-# Range queries read the time index this many entries per lock, whatever the batch size.
-READ_CHUNK = 1024
-
-# A write of final records evicts up to this many invocations per final record it adds,
-# so eviction keeps ahead of new finished invocations and drains a backlog step by step.
-EVICTIONS_PER_FINAL = 2
-
-#: The kinds of item ``Store.items`` yields.
-ITEM_KINDS = (
-    "invocations",
-    "histories",
-    "results",
-    "exceptions",
-    "workflow_data",
-    "sub_invocations",
-    "runner_contexts",
+from ._invariants import StoreState, StripeState, check_invariants
+from ._store_common import (
+    DEFAULT_STRIPES,
+    EVICTIONS_PER_FINAL,
+    ITEM_KINDS,
+    MAX_MICROS,
+    MIN_MICROS,
+    READ_CHUNK,
+    RELATION_COLUMNS,
+    InvocationRow,
+    check_batch_size,
+    check_count,
+    check_flag,
+    check_id,
+    check_ids,
+    check_micros,
+    check_optional_id,
+    check_rows,
+    check_store_options,
+    micros,
+    value_size,
 )
 
-_MISSING = object()
+__all__ = ["InvocationRow", "Store", "micros"]
+
+_MISSING: Any = object()
+_PRUNE: Any = object()  # a step that drops a relation entry left with no member
+
+Entry = tuple[int, int, str, Any]  # (timestamp, sequence, invocation_id, record)
+Step = tuple[Any, str, Any, Any]  # (mapping, key, new value or _MISSING or _PRUNE, old value or _MISSING)
 
 
-def check_id(value: object, name: str) -> str:
-    """Return ``value`` as an exact ``str``, or raise ``TypeError`` naming ``name``.
+# Every lock of the Python store is held by a one-line ``with lock: <call>``. A
+# ``with`` block spread over lines lets a trace function raise at its last line,
+# after the block ran and before ``__exit__`` releases the lock; on one line no
+# line event comes between acquiring, the call and releasing (and a signal is
+# handled only inside the call, or after the release). The formatter is told to
+# leave those lines alone, and no loop or comprehension runs on them.
 
-    A ``str`` subclass is copied to a plain ``str``, so no user-defined
-    ``__hash__`` or ``__eq__`` ever runs while the store holds a lock.
+
+def _locked[T](locks: Sequence[threading.Lock], action: Callable[..., T], *args: Any) -> T:
+    """Return ``action(*args)`` run holding ``locks``, taken in the order given.
+
+    Each lock is held by a ``with`` statement on one line, which releases it
+    however the call ends, an exception raised between two acquisitions included.
     """
-    if type(value) is str:
-        return value
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
-    return str.__str__(value)
+    if len(locks) == 1:
+        with locks[0]: return action(*args)  # fmt: skip
+    return _nested(locks, 0, action, args)
 
 
-def check_optional_id(value: object, name: str) -> str | None:
-    """Return ``value`` as in :func:`check_id`, letting ``None`` through."""
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str or None, got {type(value).__name__}")
-    return check_id(value, name)
+def _with[T](lock: threading.Lock, action: Callable[..., T], *args: Any) -> T:
+    """Return ``action(*args)`` run holding ``lock``.
+
+    ``_locked`` for one lock, in a function short enough to call from any other:
+    a cleanup handler far into a function's code is what ``test_faults`` forbids.
+    """
+    with lock: return action(*args)  # fmt: skip
 
 
-def check_ids(values: object, name: str) -> list[str]:
-    """Return ``values``, a list or tuple of ``str``, as a new list of exact ``str``."""
-    if type(values) is list or type(values) is tuple:
-        for value in values:
-            if type(value) is not str:
-                break
+def _nested[T](locks: Sequence[threading.Lock], position: int, action: Callable[..., T], args: Any) -> T:
+    if position + 1 == len(locks):
+        with locks[position]: return action(*args)  # fmt: skip
+    with locks[position]: return _nested(locks, position + 1, action, args)  # fmt: skip
+
+
+def _apply(steps: Iterator[Step]) -> None:
+    """Make each change in ``steps``: set a key, drop it (``_MISSING``) or prune an empty entry.
+
+    Dropping and pruning never allocate; setting a key may, and either happens
+    whole or not at all.
+    """
+    for mapping, key, new, _ in steps:
+        if new is _MISSING:
+            mapping.pop(key, None)
+        elif new is _PRUNE:
+            if not mapping.get(key, True):
+                mapping.pop(key)
         else:
-            return list(values)
-    if not isinstance(values, (list, tuple)):
-        raise TypeError(f"{name} must be a list of str, got {type(values).__name__}")
-    return [check_id(value, f"{name}[{index}]") for index, value in enumerate(values)]
+            mapping[key] = new
 
 
-MIN_MICROS = -(2**63)
-MAX_MICROS = 2**63 - 1
+def _commit(steps: list[Step]) -> None:
+    """Apply ``steps`` (every setting step before every dropping one), whole or not at all.
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_MICROSECOND = timedelta(microseconds=1)
-
-
-def check_micros(value: object, name: str) -> int:
-    """Return ``value`` as an ``int`` timestamp (not a ``bool``) that fits in 64 bits."""
-    if type(value) is int and MIN_MICROS <= value <= MAX_MICROS:
-        return value
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int of microseconds, got {type(value).__name__}")
-    value = int(value)
-    if not MIN_MICROS <= value <= MAX_MICROS:
-        raise ValueError(f"{name} must fit in a signed 64-bit integer, got {value}")
-    return value
-
-
-def micros(moment: object, name: str) -> int:
-    """Return the datetime ``moment`` as integer microseconds since the epoch; naive means UTC.
-
-    Runtime complexity: `O(1)`
+    If a step fails while keys are being set, the settings made are undone,
+    with an iterator made beforehand, so undoing needs no allocation; if an
+    asynchronous exception interrupts the drops, which cannot fail, they are
+    finished. Either way the exception propagates.
     """
-    if not isinstance(moment, datetime):
-        raise TypeError(f"{name} must be a datetime, got {type(moment).__name__}")
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return (moment - _EPOCH) // _ONE_MICROSECOND
+    undo = iter(steps)
+    last_set = None
+    for step in steps:
+        if step[2] is not _MISSING and step[2] is not _PRUNE:
+            last_set = step
+    try:
+        _apply(iter(steps))
+    except BaseException:
+        if last_set is None or last_set[0].get(last_set[1], _MISSING) is last_set[2]:
+            _apply(iter(steps))  # every setting step was made (they are made in order)
+        else:
+            for mapping, key, new, old in undo:
+                if new is not _MISSING and new is not _PRUNE and mapping.get(key, _MISSING) is new:
+                    if old is _MISSING:
+                        mapping.pop(key)
+                    else:
+                        mapping[key] = old
+        raise
 
 
-def check_count(value: object, name: str, minimum: int = 1) -> int:
-    """Return ``value`` if it is an ``int`` (not a ``bool``) of at least ``minimum``."""
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
+# The time index and the eviction queue are sortedcontainers SortedLists whose
+# sublists (``_lists``, each one's last item in ``_maxes``) the store updates
+# itself, as the layout of sortedcontainers 2.x has them (pinned below 3):
+# SortedList.add and update call list.append, which CPython frees twice when the
+# list cannot grow (CPython issue 151818), and an update here may stop half-way.
+# Every step below either happens or leaves its list as it was; the callers keep
+# ``_indexes_stale`` set while they update, so a failed update means a rebuild.
 
 
-def check_batch_size(value: object) -> int:
-    """Return ``value`` if it is an ``int`` of at least 1."""
-    return check_count(value, "batch_size")
+def _new_index(entries: list[Entry]) -> SortedList:
+    """A SortedList of ``entries`` (in any order), built without ``SortedList.update``."""
+    index = SortedList()
+    _index_merge(index, entries)
+    return index
 
 
-def check_flag(value: object, name: str) -> bool:
-    """Return ``value`` if it is a ``bool``."""
-    if type(value) is not bool:
-        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
-    return value
+def _index_cuts(entries: list[Entry], load: int) -> list[list[Entry]]:
+    """``entries`` (sorted) cut into sublists of ``load``, a short last one joined to the one before."""
+    if len(entries) <= load << 1:
+        return [entries] if entries else []
+    cuts = [entries[start : start + load] for start in range(0, len(entries), load)]
+    if len(cuts[-1]) < load >> 1:
+        cuts[-2:] = [cuts[-2] + cuts[-1]]
+    return cuts
 
 
-def check_optional_count(value: object, name: str) -> int | None:
-    """Return ``value``, ``None`` or an ``int >= 0``, as in :func:`check_count`."""
-    return None if value is None else check_count(value, name, 0)
+def _index_splice(index: SortedList, first: int, stop: int, entries: list[Entry]) -> None:
+    """Replace sublists ``first:stop`` of ``index`` with ``entries`` (sorted), cut to size."""
+    cuts = _index_cuts(entries, index._load)
+    index._lists[first:stop] = cuts
+    index._maxes[first:stop] = [cut[-1] for cut in cuts]
+    index._index = []  # sortedcontainers' positional index, rebuilt on demand
 
 
-def wall_clock_micros() -> int:
-    """The time now, as integer microseconds since the epoch: the store's default clock."""
-    return time.time_ns() // 1000
+def _index_merge(index: SortedList, values: list[Entry]) -> None:
+    """Add ``values`` to ``index``: each sublist they fall in takes its share at once."""
+    values = sorted(values)
+    lists = index._lists
+    if not lists:
+        _index_splice(index, 0, 0, values)
+    else:
+        last = len(lists) - 1
+        places = [min(bisect_left(index._maxes, value), last) for value in values]
+        stop = len(values)
+        while stop:
+            place = places[stop - 1]
+            start = bisect_left(places, place, 0, stop)
+            _index_add(index, place, values[start:stop])
+            stop = start
+    index._len = index._len + len(values)
 
 
-def value_size(value: object) -> int:
-    """The length of a ``str`` or ``bytes`` value (a serialized result); 0 for other values.
+def _index_add(index: SortedList, place: int, values: list[Entry]) -> None:
+    """Merge ``values`` (sorted) into sublist ``place``: appended in place when they sort after it."""
+    sublist = index._lists[place]
+    if values[0] > sublist[-1]:
+        sublist += values
+    else:
+        sublist = sorted(sublist + values)
+    if len(sublist) > index._load << 1 or sublist is not index._lists[place]:
+        _index_splice(index, place, place + 1, sublist)
+    else:
+        index._maxes[place] = sublist[-1]
+        index._index = []
 
-    Only exact built-in types are measured, so no user code runs.
+
+def _index_remove(index: SortedList, entry: Entry) -> None:
+    """Take ``entry`` out of ``index``; a sublist left short is joined to a neighbour."""
+    lists = index._lists
+    place = bisect_left(index._maxes, entry)
+    sublist = lists[place]
+    at = bisect_left(sublist, entry)
+    if sublist[at] is not entry:
+        raise ValueError("the entry is not in the index")
+    del sublist[at]
+    if len(sublist) < index._load >> 1 and len(lists) > 1:
+        first = place - 1 if place else 0
+        _index_splice(index, first, first + 2, lists[first] + lists[first + 1])
+    elif sublist:
+        index._maxes[place] = sublist[-1]
+        index._index = []
+    else:
+        _index_splice(index, place, place + 1, [])
+    index._len = index._len - 1
+
+
+def _index_slice(index: SortedList, start: Any, stop: Any, limit: int) -> list[Entry] | None:
+    """Up to ``limit`` entries from ``start`` up to (not including) ``stop``, copied from the sublists.
+
+    ``None`` if the sublists do not have the shape of a SortedList's, so a
+    broken index is rebuilt rather than read.
     """
-    kind = type(value)
-    return len(value) if kind is str or kind is bytes else 0  # type: ignore[arg-type]
+    try:
+        return _read_sublists(index, start, stop, limit)
+    except (TypeError, IndexError, AttributeError):  # an item that is not an entry, a list too short
+        return None
 
 
-def is_plain_row(row: object) -> bool:
-    """Whether ``row`` is a 6-tuple of exact ``str`` ids that needs no further check."""
-    if type(row) is not tuple or len(row) != 6 or type(row[0]) is not str:
-        return False
-    _, _, parent_id, parent_event_id, workflow_id, workflow_type = row
-    return (
-        (parent_id is None or type(parent_id) is str)
-        and (parent_event_id is None or type(parent_event_id) is str)
-        and (workflow_id is None) == (workflow_type is None)
-        and (workflow_id is None or (type(workflow_id) is str and type(workflow_type) is str))
-    )
-
-
-def check_row(row: object, index: int) -> InvocationRow:
-    """Return ``row``, a well-formed :data:`InvocationRow`, with its ids as exact ``str``."""
-    if is_plain_row(row):
-        return row  # type: ignore[return-value]
-    name = f"rows[{index}]"
-    if not isinstance(row, tuple) or len(row) != 6:
-        raise TypeError(
-            f"{name} must be a 6-tuple (invocation_id, value, parent_id, "
-            f"parent_event_id, workflow_id, workflow_type)"
-        )
-    checked = (
-        check_id(row[0], f"{name} invocation_id"),
-        row[1],
-        check_optional_id(row[2], f"{name} parent_id"),
-        check_optional_id(row[3], f"{name} parent_event_id"),
-        check_optional_id(row[4], f"{name} workflow_id"),
-        check_optional_id(row[5], f"{name} workflow_type"),
-    )
-    if (checked[4] is None) != (checked[5] is None):
-        raise ValueError(f"{name} must give both workflow_id and workflow_type or neither")
-    return checked
-
-
-def _add_member(index: dict[str, dict[str, None]], key: str | None, member: str) -> None:
-    if key is not None:
-        index.setdefault(key, {})[member] = None
-
-
-def _remove_member(index: dict[str, dict[str, None]], key: str | None, member: str) -> None:
-    if key is None:
-        return
-    members = index.get(key)
-    if members is not None:
-        members.pop(member, None)
-        if not members:
-            del index[key]
-
-
-def _records(chunks: Iterable[list[tuple[int, int, str, Any]]], batch_size: int) -> Iterator[list[Any]]:
-    """Regroup the records of time-index chunks into batches of ``batch_size``."""
-    batch: list[Any] = []
-    for entries in chunks:
-        for entry in entries:
-            batch.append(entry[3])
-            if len(batch) == batch_size:
-                yield batch
-                batch = []
-    if batch:
-        yield batch
-
-
-class _LockSet:
-    """Locks taken together, in the order given (which must be the global order)."""
-
-    __slots__ = ("locks",)
-
-    def __init__(self, locks: Sequence[threading.Lock]) -> None:
-        self.locks = tuple(locks)
-
-    def __enter__(self) -> None:
-        for lock in self.locks:
-            lock.acquire()
-
-    def __exit__(self, *exc_info: object) -> None:
-        for lock in self.locks:
-            lock.release()
+def _read_sublists(index: SortedList, start: Any, stop: Any, limit: int) -> list[Entry] | None:
+    lists, maxes = index._lists, index._maxes
+    if type(lists) is not list or type(maxes) is not list or len(lists) != len(maxes):
+        return None
+    found: list[Entry] = []
+    place = bisect_left(maxes, start)
+    first = bisect_left(lists[place], start) if place < len(lists) else 0
+    while place < len(lists) and len(found) < limit:
+        sublist = lists[place]
+        if not sublist or sublist[-1] is not maxes[place]:
+            return None
+        end = len(sublist) if maxes[place] < stop else bisect_left(sublist, stop)
+        found += sublist[first : min(end, first + limit - len(found))]
+        if end < len(sublist):
+            break
+        place += 1
+        first = 0
+    return found
 
 
 class _Stripe:
-    """The per-invocation maps of the ids that hash to one stripe, and their lock."""
+    """What is keyed by the ids that hash to one stripe, and the lock that guards it.
 
-    __slots__ = ("exceptions", "finished", "histories", "invocations", "lock", "results", "value_bytes")
+    Per invocation: ``invocations`` (its row), ``histories`` (entries in key
+    order), ``results``, ``exceptions`` and ``held``. Per key: ``relations``
+    (parent -> children, event -> children, workflow -> members, workflow type
+    -> members), ``workflow_data`` and ``sub_invocations`` (by workflow id).
+    """
 
-    def __init__(self) -> None:
+    __slots__ = (
+        "bits",
+        "dirty",
+        "exceptions",
+        "finished",
+        "held",
+        "histories",
+        "invocations",
+        "lock",
+        "lost_entries",
+        "next_arrival",
+        "relations",
+        "results",
+        "sub_invocations",
+        "unindexed",
+        "value_bytes",
+        "workflow_data",
+    )
+
+    def __init__(self, number: int) -> None:
         self.lock = threading.Lock()
-        self.clear()
-
-    def clear(self) -> None:
-        """Drop every map and counter; call with the lock held."""
-        # invocation_id -> InvocationRow as last upserted
+        self.bits = number << 1  # this stripe's part of the sequence of each record it takes
+        self.next_arrival = 0
         self.invocations: dict[str, InvocationRow] = {}
-        # invocation_id -> [(timestamp, seq, invocation_id, record)] in key order
-        self.histories: dict[str, list[tuple[int, int, str, Any]]] = {}
+        self.histories: dict[str, list[Entry]] = {}
         self.results: dict[str, Any] = {}
         self.exceptions: dict[str, Any] = {}
-        # how many histories here end in a final record
+        self.relations: tuple[dict[str, dict[str, None]], ...] = ({}, {}, {}, {})
+        self.workflow_data: dict[str, dict[str, Any]] = {}
+        self.sub_invocations: dict[str, dict[str, None]] = {}
+        # due finished invocation -> the stored, unfinished parent or workflow root keeping it
+        self.held: dict[str, str] = {}
+        # how many histories here end in a final record; value_size() of results and exceptions
         self.finished = 0
-        # value_size() of the results and exceptions held here
         self.value_bytes = 0
+        self.unindexed: list[Entry] = []  # entries written since the time index last took them
+        self.dirty = False  # a write here was interrupted after its first change
+        self.lost_entries = False  # a repair here found unindexed entries may be lost
 
+    def maps(self) -> list[dict[str, Any]]:
+        """Every map of the stripe, for purge."""
+        return [
+            self.invocations,
+            self.histories,
+            self.results,
+            self.exceptions,
+            *self.relations,
+            self.workflow_data,
+            self.sub_invocations,
+            self.held,
+        ]
 
-def check_store_options(
-    stripes: object, retention: object, max_finished: object, clock: object
-) -> tuple[int, int | None, int | None, Callable[[], int]]:
-    """Validate ``Store``'s arguments; return them with the default clock filled in."""
-    if not isinstance(stripes, int) or stripes < 1 or stripes & (stripes - 1):
-        raise ValueError(f"stripes must be a power of two >= 1, got {stripes!r}")
-    if clock is not None and not callable(clock):
-        raise TypeError(f"clock must be callable, got {type(clock).__name__}")
-    return (
-        stripes,
-        check_optional_count(retention, "retention"),
-        check_optional_count(max_finished, "max_finished"),
-        wall_clock_micros if clock is None else clock,
-    )
+    def repair(self) -> None:
+        """Recount the counters after an interrupted write and flag the time index; lock held.
+
+        Also forgets a held invocation whose final record is no longer its latest.
+        """
+        finished = 0
+        for invocation_id, history in self.histories.items():
+            if history[-1][1] & 1:
+                finished += 1
+            else:
+                self.held.pop(invocation_id, None)
+        for invocation_id in [i for i in self.held if i not in self.histories]:
+            del self.held[invocation_id]
+        sizes = sum(
+            [value_size(v) for outcomes in (self.results, self.exceptions) for v in outcomes.values()]
+        )
+        self.finished, self.value_bytes, self.lost_entries, self.dirty = finished, sizes, True, False
 
 
 class Store:
     """Thread-safe in-memory store of invocations, histories and related data.
 
-    :param int stripes: number of lock stripes for the per-invocation maps,
-        a power of two.
+    :param int stripes: number of lock stripes, a power of two from 1 to 1024.
     :param retention: evict a finished invocation once its final record is
         more than this many microseconds older than ``clock()``; ``None`` keeps it.
     :param max_finished: evict the oldest finished invocations beyond this
@@ -325,96 +398,112 @@ class Store:
         )
         self._evicting = self._retention is not None or self._max_finished is not None
         self._mask = stripes - 1
-        self._stripes = tuple(_Stripe() for _ in range(stripes))
-        self._relations_lock = threading.Lock()
-        self._workflows_lock = threading.Lock()
-        self._time_lock = threading.Lock()
+        self._shift = stripes.bit_length()
+        self._stripes = tuple(_Stripe(number) for number in range(stripes))
+        self._index_lock = threading.Lock()
+        self._runs_lock = threading.Lock()
         self._runners_lock = threading.Lock()
-        self._all_locks = _LockSet(
-            [stripe.lock for stripe in self._stripes]
-            + [self._relations_lock, self._workflows_lock, self._time_lock, self._runners_lock]
+        self._all_locks = (
+            self._index_lock,
+            *(stripe.lock for stripe in self._stripes),
+            self._runs_lock,
+            self._runners_lock,
         )
-        self._seq = 0
-        self._clear_shared()
-
-    def _clear_shared(self) -> None:
-        self._children: dict[str, dict[str, None]] = {}
-        self._event_children: dict[str, dict[str, None]] = {}
-        self._workflow_members: dict[str, dict[str, None]] = {}
-        self._workflow_type_members: dict[str, dict[str, None]] = {}
+        # Under the index lock: every history entry, by (timestamp, sequence); with
+        # retention, final entries (some gone stale) by the same key, those whose
+        # keeper was evicted (considered first), and keeper id -> the ids it holds.
+        # All four are derived from the stripes: a failed update sets _indexes_stale
+        # and the next reader rebuilds them.
+        self._time_index: SortedList = _new_index([])
+        self._eviction_queue: SortedList = _new_index([])
+        self._released: deque[Entry] = deque()
+        self._kept: dict[str, dict[str, None]] = {}
+        self._indexes_stale = False
+        self._evictions = 0
+        # Under the runs lock: workflow type -> its value, and -> {workflow id: run}.
         self._workflow_types: dict[str, Any] = {}
         self._workflow_runs: dict[str, dict[str, Any]] = {}
-        self._sub_invocations: dict[str, dict[str, None]] = {}
-        self._workflow_data: dict[str, dict[str, Any]] = {}
-        self._time_index: SortedList = SortedList()
-        self._time_pending: list[tuple[int, int, str, Any]] = []
         self._runner_contexts: dict[str, Any] = {}
-        # Eviction (time lock): final entries by key, which may have gone stale; entries
-        # kept because an unfinished invocation can read them, by that invocation's id;
-        # entries whose keeper went, to reconsider first.
-        self._eviction_queue: SortedList = SortedList()
-        self._held: dict[str, dict[str, tuple[int, int, str, Any]]] = {}
-        self._holders: dict[str, str] = {}  # held invocation id -> the id that keeps it
-        self._ready: deque[tuple[int, int, str, Any]] = deque()
-        self._evictions = 0
 
-    def _stripe(self, invocation_id: str) -> _Stripe:
-        return self._stripes[hash(invocation_id) & self._mask]
+    def _stripe(self, key: str) -> _Stripe:
+        return self._stripes[hash(key) & self._mask]
 
-    def _stripe_locks(self, invocation_ids: Sequence[str]) -> list[threading.Lock]:
-        """The locks of the stripes of ``invocation_ids``, in ascending (locking) order."""
+    def _locks_of(self, keys: Iterator[str | None]) -> list[threading.Lock]:
+        """The locks of the stripes of ``keys`` (``None`` skipped), in locking order."""
         mask = self._mask
-        if len(invocation_ids) == 1:
-            return [self._stripes[hash(invocation_ids[0]) & mask].lock]
-        indexes = sorted({hash(invocation_id) & mask for invocation_id in invocation_ids})
-        return [self._stripes[index].lock for index in indexes]
+        numbers = sorted({hash(key) & mask for key in keys if key is not None})
+        return [self._stripes[number].lock for number in numbers]
 
     # Invocations and their relations
 
     def upsert_invocations(self, rows: Sequence[InvocationRow]) -> None:
         """Insert or replace invocations, keeping every relation index in step.
 
-        The whole batch is validated before anything is written: a bad row
-        raises and leaves the store unchanged.
+        The whole batch is validated before anything is written, and applied
+        whole or not at all. Several rows for one id store the last, placed in
+        the relation indexes where the id first appears.
 
         Runtime complexity: `O(len(rows))`
 
-        :param rows: :data:`InvocationRow` tuples; a later row for the same id wins.
+        :param rows: :data:`InvocationRow` tuples
         """
-        if not isinstance(rows, (list, tuple)):
-            raise TypeError(f"rows must be a list of rows, got {type(rows).__name__}")
-        rows = [check_row(row, index) for index, row in enumerate(rows)]
-        displaced = []
-        locks = self._stripe_locks([row[0] for row in rows])
-        locks.append(self._relations_lock)
-        for lock in locks:
-            lock.acquire()
-        try:
-            stripes, mask = self._stripes, self._mask
-            for row in rows:
-                invocation_id = row[0]
-                invocations = stripes[hash(invocation_id) & mask].invocations
-                old = invocations.get(invocation_id)
-                invocations[invocation_id] = row
-                if old is not None:
-                    displaced.append(old)
-                self._reindex(invocation_id, old, row)
-        finally:
-            for lock in locks:
-                lock.release()
-        del displaced
+        checked = check_rows(rows)
+        while checked:
+            # The old rows name the index entries to move; read first without a lock,
+            # then confirmed under the locks of every stripe involved.
+            seen = [self._stripe(row[0]).invocations.get(row[0]) for row in checked]
+            keys: list[str | None] = [row[0] for row in checked]
+            keys += [row[column] for row in [*checked, *seen] if row for column in RELATION_COLUMNS]
+            if _locked(self._locks_of(iter(keys)), self._upsert_locked, checked, seen):
+                return
 
-    def _reindex(self, invocation_id: str, old: InvocationRow | None, row: InvocationRow | None) -> None:
-        """Move ``invocation_id`` in each relation index whose key changed; None for no row."""
-        indexes = (self._children, self._event_children, self._workflow_members, self._workflow_type_members)
-        for column, index in enumerate(indexes, start=2):
+    def _upsert_locked(self, rows: list[InvocationRow], seen: list[InvocationRow | None]) -> bool:
+        stripes, mask = self._stripes, self._mask
+        steps: list[Step] = []
+        drops: list[Step] = []
+        created: dict[tuple[int, str], dict[str, None]] = {}
+        for row, old in zip(rows, seen, strict=True):
+            invocation_id = row[0]
+            invocations = stripes[hash(invocation_id) & mask].invocations
+            if invocations.get(invocation_id) is not old:
+                return False  # written meanwhile: read its old row again
+            if row is not old:
+                steps += [(invocations, invocation_id, row, _MISSING if old is None else old)]
+            self._relation_steps(invocation_id, old, row, created, steps, drops)
+        _commit(steps + drops)  # the old rows stay referenced by the caller until after the locks
+        return True
+
+    def _relation_steps(
+        self,
+        invocation_id: str,
+        old: InvocationRow | None,
+        row: InvocationRow | None,
+        created: dict[tuple[int, str], dict[str, None]],
+        sets: list[Step],
+        drops: list[Step],
+    ) -> None:
+        """The steps that move ``invocation_id`` in each relation index whose key changed.
+
+        ``created`` holds the member maps made for keys new to an index, so
+        several rows of one batch joining a new key share one.
+        """
+        stripes, mask = self._stripes, self._mask
+        for position, column in enumerate(RELATION_COLUMNS):
             key = None if row is None else row[column]
             old_key = None if old is None else old[column]
-            if old_key != key:
-                if old_key is not None:
-                    _remove_member(index, old_key, invocation_id)
-                if key is not None:
-                    _add_member(index, key, invocation_id)
+            if key == old_key:
+                continue
+            if key is not None:
+                index = stripes[hash(key) & mask].relations[position]
+                members = index.get(key) or created.get((position, key))
+                if members is None:
+                    members = created[position, key] = {}
+                    sets += [(index, key, members, _MISSING)]
+                sets += [(members, invocation_id, None, _MISSING)]
+            if old_key is not None:
+                index = stripes[hash(old_key) & mask].relations[position]
+                drops += [(index[old_key], invocation_id, _MISSING, None)]
+                drops += [(index, old_key, _PRUNE, None)]
 
     def get_invocation(self, invocation_id: str) -> Any:
         """Return the value stored for ``invocation_id``, or ``None``.
@@ -426,50 +515,46 @@ class Store:
         row = self._stripes[hash(invocation_id) & self._mask].invocations.get(invocation_id)
         return None if row is None else row[1]
 
-    def _members(self, index: dict[str, dict[str, None]], key: str) -> list[str]:
-        with self._relations_lock:
-            return list(index.get(key, ()))
+    def _members(self, position: int, key: str) -> list[str]:
+        stripe = self._stripe(key)
+        with stripe.lock: return list(stripe.relations[position].get(key, ()))  # fmt: skip
 
     def child_ids(self, parent_id: str) -> list[str]:
         """Return the ids of the invocations whose parent is ``parent_id``, oldest first.
 
         Runtime complexity: `O(k)` for `k` children
         """
-        return self._members(self._children, check_id(parent_id, "parent_id"))
+        return self._members(0, check_id(parent_id, "parent_id"))
 
     def ids_by_parent_event(self, parent_event_id: str) -> list[str]:
         """Return the ids of the invocations created by ``parent_event_id``, oldest first.
 
         Runtime complexity: `O(k)` for `k` matches
         """
-        return self._members(self._event_children, check_id(parent_event_id, "parent_event_id"))
+        return self._members(1, check_id(parent_event_id, "parent_event_id"))
 
     def ids_by_workflow(self, workflow_id: str | None = None, workflow_type: str | None = None) -> list[str]:
         """Return the ids of the invocations in a workflow, of a workflow type, or both.
 
-        With neither filter, every invocation that belongs to some workflow.
+        With a workflow id, its members oldest first; with a type alone, its
+        members oldest first; with neither, every invocation that belongs to
+        some workflow, type by type.
 
-        Runtime complexity: `O(k)` for `k` matches
+        Runtime complexity: `O(k)` for `k` matches (`O(s + k)` for `s` stripes with neither)
         """
         workflow_id = check_optional_id(workflow_id, "workflow_id")
         workflow_type = check_optional_id(workflow_type, "workflow_type")
-        if workflow_id is None:
-            with self._relations_lock:
-                if workflow_type is not None:
-                    return list(self._workflow_type_members.get(workflow_type, ()))
-                return [
-                    invocation_id
-                    for members in self._workflow_type_members.values()
-                    for invocation_id in members
-                ]
-        members = self._members(self._workflow_members, workflow_id)
-        if workflow_type is None:
-            return members
-        return [
-            invocation_id
-            for invocation_id in members
-            if self._workflow_type_of(invocation_id) == workflow_type
-        ]
+        if workflow_id is not None:
+            members = self._members(2, workflow_id)
+            if workflow_type is None:
+                return members
+            return [i for i in members if self._workflow_type_of(i) == workflow_type]
+        if workflow_type is not None:
+            return self._members(3, workflow_type)
+        found: list[str] = []
+        for stripe in self._stripes:
+            with stripe.lock: found += _concatenated(stripe.relations[3].values())  # fmt: skip
+        return found
 
     def _workflow_type_of(self, invocation_id: str) -> str | None:
         row = self._stripe(invocation_id).invocations.get(invocation_id)
@@ -487,44 +572,95 @@ class Store:
         invocation whose latest record was added with ``final=True`` is
         finished; with retention configured, adding final records then evicts
         up to ``EVICTIONS_PER_FINAL`` due invocations per record (see ``evict``).
+        A batch of several ids is applied whole or not at all.
 
         Runtime complexity: amortised `O(log(n))` per invocation for `n` records
+        (`O(k)` per invocation with `k` records when several ids are given)
         """
         invocation_ids = check_ids(invocation_ids, "invocation_ids")
         timestamp = check_micros(timestamp, "timestamp")
         flag = 1 if final is True else 0 if final is False else int(check_flag(final, "final"))
+        if not invocation_ids:
+            return
         evicting = flag and self._evicting
         now = self._now() if evicting else 0
-        locks = self._stripe_locks(invocation_ids)
-        locks.append(self._time_lock)
-        for lock in locks:
-            lock.acquire()
-        try:
-            pending, stripes, mask = self._time_pending, self._stripes, self._mask
-            for invocation_id in invocation_ids:
-                entry = (timestamp, self._seq | flag, invocation_id, record)
-                self._seq += 2
-                stripe = stripes[hash(invocation_id) & mask]
-                history = stripe.histories.get(invocation_id)
-                if history is None:
-                    history = stripe.histories[invocation_id] = []
-                if not history or history[-1][0] <= timestamp:
-                    if history and history[-1][1] & 1:
-                        stripe.finished -= 1
-                        if self._holders:
-                            self._unhold(invocation_id)
-                    stripe.finished += flag
-                    history.append(entry)
-                    if flag and self._evicting:
-                        self._eviction_queue.add(entry)
-                else:
-                    insort(history, entry)
-                pending.append(entry)
-        finally:
-            for lock in locks:
-                lock.release()
+        if len(invocation_ids) == 1:
+            stripe = self._stripes[hash(invocation_ids[0]) & self._mask]
+            _with(stripe.lock, self._add_one, stripe, invocation_ids[0], timestamp, record, flag)
+        else:
+            locks = self._locks_of(iter(invocation_ids))
+            _locked(locks, self._add_many, invocation_ids, timestamp, record, flag)
         if evicting:
             self._evict(now, EVICTIONS_PER_FINAL * len(invocation_ids))
+
+    def _add_one(self, stripe: _Stripe, invocation_id: str, timestamp: int, record: Any, flag: int) -> None:
+        """Add one record in place: the insertion is the write's one change that can fail."""
+        if stripe.dirty:
+            stripe.repair()
+        arrival = stripe.next_arrival
+        entry = (timestamp, arrival << self._shift | stripe.bits | flag, invocation_id, record)
+        history = stripe.histories.get(invocation_id)
+        finished = stripe.finished + self._finishing(history, entry)
+        stripe.next_arrival = arrival + 1  # an arrival number skipped by a failed write is harmless
+        stripe.dirty = True
+        if history is None:
+            stripe.histories[invocation_id] = [entry]
+        elif history[-1][0] <= timestamp:
+            history += [entry]
+        else:
+            history.insert(bisect_right(history, entry), entry)
+        self._added(stripe, invocation_id, entry, history)
+        stripe.finished, stripe.dirty = finished, False
+
+    @staticmethod
+    def _finishing(history: list[Entry] | None, entry: Entry) -> int:
+        """How the finished count changes when ``entry`` joins ``history``."""
+        if history is None:
+            return entry[1] & 1
+        if history[-1][0] > entry[0]:
+            return 0  # not the latest: the invocation's state does not change
+        return (entry[1] & 1) - (history[-1][1] & 1)
+
+    def _added(self, stripe: _Stripe, invocation_id: str, entry: Entry, history: list[Entry] | None) -> None:
+        """After ``entry`` joined its history: queue it for the time index, unhold if it is the latest."""
+        stripe.unindexed += [entry]
+        if stripe.held and (history is None or history[-1] is entry):
+            stripe.held.pop(invocation_id, None)
+
+    def _add_many(self, invocation_ids: list[str], timestamp: int, record: Any, flag: int) -> None:
+        """Add one record to several histories: new lists swapped in, undone if one fails."""
+        stripes, mask, shift = self._stripes, self._mask, self._shift
+        involved = {}
+        for invocation_id in invocation_ids:
+            stripe = involved[invocation_id] = stripes[hash(invocation_id) & mask]
+            if stripe.dirty:
+                stripe.repair()
+        arrivals = {id(stripe): stripe.next_arrival for stripe in involved.values()}
+        finished = {id(stripe): stripe.finished for stripe in involved.values()}
+        histories: dict[str, list[Entry] | None] = {i: involved[i].histories.get(i) for i in involved}
+        added: list[tuple[_Stripe, str, Entry]] = []
+        for invocation_id in invocation_ids:
+            stripe = involved[invocation_id]
+            arrival = arrivals[id(stripe)]
+            arrivals[id(stripe)] = arrival + 1
+            entry = (timestamp, arrival << shift | stripe.bits | flag, invocation_id, record)
+            history = histories[invocation_id]
+            finished[id(stripe)] += self._finishing(history, entry)
+            new = [] if history is None else history.copy()
+            insort(new, entry)
+            histories[invocation_id] = new
+            added += [(stripe, invocation_id, entry)]
+        steps: list[Step] = []
+        for invocation_id, stripe in involved.items():
+            old = stripe.histories.get(invocation_id, _MISSING)
+            steps += [(stripe.histories, invocation_id, histories[invocation_id], old)]
+        for stripe in involved.values():
+            stripe.next_arrival, stripe.dirty = arrivals[id(stripe)], True
+        _commit(steps)
+        for stripe, invocation_id, entry in added:
+            self._added(stripe, invocation_id, entry, histories[invocation_id])
+        for stripe in involved.values():
+            stripe.finished, stripe.dirty = finished[id(stripe)], False
 
     def get_history(self, invocation_id: str) -> list[Any]:
         """Return the history records of ``invocation_id`` in timestamp order.
@@ -534,40 +670,121 @@ class Store:
         if type(invocation_id) is not str:
             invocation_id = check_id(invocation_id, "invocation_id")
         stripe = self._stripes[hash(invocation_id) & self._mask]
-        with stripe.lock:
-            return [entry[3] for entry in stripe.histories.get(invocation_id, ())]
+        with stripe.lock: return _records_of(stripe.histories.get(invocation_id, ()))  # fmt: skip
 
-    def _merge_pending(self) -> None:
-        """Move the pending time-index entries into the sorted list; call with the time lock."""
-        if self._time_pending:
-            self._time_index.update(self._time_pending)
-            self._time_pending = []
+    def _refresh_indexes(self, stripes_locked: bool = False) -> None:
+        """Bring the time index and eviction queue up to date; call with the index lock held.
 
-    def _time_slice(self, start: tuple[int, int], end: int, limit: int) -> list[tuple[int, int, str, Any]]:
-        with self._time_lock:
-            self._merge_pending()
-            entries = self._time_index.irange(start, (end + 1,), inclusive=(True, False))
-            return list(itertools.islice(entries, limit))
+        Takes each stripe's unindexed entries (under its lock, unless the caller
+        holds every lock) and merges them. ``_indexes_stale`` is set while that
+        is under way, so an interrupted merge leaves it set, and whenever it is
+        set, or a stripe's entries may have been lost, everything is rebuilt
+        from the histories instead.
+        """
+        if not self._indexes_stale:
+            self._indexes_stale = True  # until every stripe's entries are merged
+            lost = False
+            for stripe in self._stripes:
+                if not (stripe.unindexed or stripe.dirty or stripe.lost_entries):
+                    continue
+                if stripes_locked:
+                    taken = self._take_unindexed(stripe, [])
+                else:
+                    fresh: list[Entry] = []
+                    taken = _with(stripe.lock, self._take_unindexed, stripe, fresh)
+                if taken is None:
+                    lost = True
+                elif taken and not lost:
+                    _index_merge(self._time_index, taken)
+                    if self._evicting:
+                        _index_merge(self._eviction_queue, [entry for entry in taken if entry[1] & 1])
+            self._indexes_stale = lost
+        if self._indexes_stale:
+            if stripes_locked:
+                self._rebuild_indexes()
+            else:
+                _locked([stripe.lock for stripe in self._stripes], self._rebuild_indexes)
 
-    def _time_entries(self, start: int, end: int, chunk: int) -> Iterator[list[tuple[int, int, str, Any]]]:
-        """Yield the time-index entries in ``[start, end]`` in chunks, lock held per chunk."""
+    @staticmethod
+    def _take_unindexed(stripe: _Stripe, fresh: list[Entry]) -> list[Entry] | None:
+        """Hand over ``stripe``'s unindexed entries, leaving ``fresh``; None if some may be lost."""
+        if stripe.dirty:
+            stripe.repair()
+        if stripe.lost_entries:
+            return None
+        taken, stripe.unindexed = stripe.unindexed, fresh
+        return taken
+
+    def _rebuild_indexes(self) -> None:
+        """Rebuild the time index and the eviction bookkeeping from the stripes; every lock held."""
+        entries: list[Entry] = []
+        waiting: list[Entry] = []
+        kept: dict[str, dict[str, None]] = {}
+        for stripe in self._stripes:
+            if stripe.dirty:
+                stripe.repair()
+            for invocation_id, history in stripe.histories.items():
+                entries.extend(history)
+                if history[-1][1] & 1 and invocation_id not in stripe.held:
+                    waiting += [history[-1]]
+            for invocation_id, keeper in stripe.held.items():
+                kept.setdefault(keeper, {})[invocation_id] = None
+        time_index, queue = _new_index(entries), _new_index(waiting if self._evicting else [])
+        released: deque[Entry] = deque()
+        fresh: list[list[Entry]] = [[] for _ in self._stripes]
+        for stripe, empty in zip(self._stripes, fresh, strict=True):
+            stripe.unindexed, stripe.lost_entries = empty, False
+        self._time_index, self._eviction_queue, self._released, self._kept = time_index, queue, released, kept
+        self._indexes_stale = False
+
+    def _time_slice(self, start: tuple[int, int], end: int, limit: int) -> list[Entry]:
+        with self._index_lock: return self._time_slice_locked(start, end, limit)  # fmt: skip
+
+    def _time_slice_locked(self, start: tuple[int, int], end: int, limit: int) -> list[Entry]:
+        self._refresh_indexes()
+        found = _index_slice(self._time_index, start, (end + 1,), limit)
+        if found is None:  # not the shape of a SortedList: rebuild it rather than read it
+            self._indexes_stale = True
+            self._refresh_indexes()
+            found = _index_slice(self._time_index, start, (end + 1,), limit)
+            if found is None:
+                raise RuntimeError("the time index is inconsistent after a rebuild")
+        return found
+
+    def _time_entries(self, start: int, end: int, chunk: int) -> Iterator[list[Entry]]:
+        """The time-index entries in ``[start, end]`` written before this call, in chunks.
+
+        The horizon is each stripe's arrival count at the call: entries that
+        arrive later are left out, so an iteration sees the records as they
+        were when it began (less what retention evicts meanwhile) and ends
+        however fast others write. The index is read lazily, a chunk per lock.
+        """
+        horizon = [stripe.next_arrival for stripe in self._stripes]
+        return self._entries_before(horizon, start, end, chunk)
+
+    def _entries_before(self, horizon: list[int], start: int, end: int, chunk: int) -> Iterator[list[Entry]]:
+        shift, mask = self._shift, self._mask
         position = (start, 0)
         while True:
-            entries = self._time_slice(position, end, chunk)
-            if not entries:
+            found = self._time_slice(position, end, chunk)
+            if not found:
                 return
-            yield entries
-            if len(entries) < chunk:
+            entries = [entry for entry in found if entry[1] >> shift < horizon[(entry[1] >> 1) & mask]]
+            if entries:
+                yield entries
+            if len(found) < chunk:
                 return
-            last = entries[-1]
+            last = found[-1]
             position = (last[0], last[1] + 1)
 
     def history_in_range(self, start: int, end: int, batch_size: int = 100) -> Iterator[list[Any]]:
         """Yield the history records with ``start <= timestamp <= end`` in batches.
 
-        Records come in timestamp order. The time index is read lazily,
-        ``READ_CHUNK`` entries at a time, so records written after the
-        iteration starts appear if they sort after the entries read so far.
+        Records come in timestamp order; records with equal timestamps in the
+        order of their sequence (arrival within an invocation's stripe, then
+        stripe). The answer holds the records written before this call, and
+        none written after it; the time index is read lazily, ``READ_CHUNK``
+        entries per lock.
 
         Runtime complexity: `O(log(n) + k)` for `k` records in range
         """
@@ -579,30 +796,15 @@ class Store:
     def invocations_in_range(self, start: int, end: int, batch_size: int = 100) -> Iterator[list[str]]:
         """Yield, once each, the ids of invocations with a history record in ``[start, end]``.
 
-        Ids come in the order of their earliest record in the range; the time
-        index is read lazily, as in ``history_in_range``.
+        Ids come in the order of their earliest record in the range; as in
+        ``history_in_range``, of the records written before this call.
 
         Runtime complexity: `O(log(n) + k)` for `k` records in range
         """
         start = check_micros(start, "start")
         end = check_micros(end, "end")
         batch_size = check_batch_size(batch_size)
-        return self._unique_ids_in_range(start, end, batch_size)
-
-    def _unique_ids_in_range(self, start: int, end: int, batch_size: int) -> Iterator[list[str]]:
-        seen: set[str] = set()
-        batch: list[str] = []
-        for entries in self._time_entries(start, end, max(batch_size, READ_CHUNK)):
-            for entry in entries:
-                invocation_id = entry[2]
-                if invocation_id not in seen:
-                    seen.add(invocation_id)
-                    batch.append(invocation_id)
-                    if len(batch) == batch_size:
-                        yield batch
-                        batch = []
-        if batch:
-            yield batch
+        return _unique_ids(self._time_entries(start, end, max(batch_size, READ_CHUNK)), batch_size)
 
     # Results and exceptions
 
@@ -632,14 +834,8 @@ class Store:
     def _set_outcome(self, invocation_id: str, value: Any, exception: bool) -> None:
         if type(invocation_id) is not str:
             invocation_id = check_id(invocation_id, "invocation_id")
-        size = value_size(value)
         stripe = self._stripes[hash(invocation_id) & self._mask]
-        with stripe.lock:
-            # Read the map under the lock: purge swaps it for a new one.
-            outcomes = stripe.exceptions if exception else stripe.results
-            displaced = outcomes.get(invocation_id, _MISSING)
-            outcomes[invocation_id] = value
-            stripe.value_bytes += size - value_size(displaced)
+        with stripe.lock: displaced = _set_outcome(stripe, invocation_id, value, exception)  # fmt: skip
         del displaced
 
     def get_exception(self, invocation_id: str) -> Any:
@@ -660,10 +856,8 @@ class Store:
         """
         workflow_id = check_id(workflow_id, "workflow_id")
         key = check_id(key, "key")
-        with self._workflows_lock:
-            data = self._workflow_data.setdefault(workflow_id, {})
-            displaced = data.get(key)
-            data[key] = value
+        stripe = self._stripe(workflow_id)
+        with stripe.lock: displaced = _set_member(stripe.workflow_data, workflow_id, key, value)  # fmt: skip
         del displaced
 
     def get_workflow_data(self, workflow_id: str, key: str, default: Any = None) -> Any:
@@ -673,8 +867,8 @@ class Store:
         """
         workflow_id = check_id(workflow_id, "workflow_id")
         key = check_id(key, "key")
-        with self._workflows_lock:
-            return self._workflow_data.get(workflow_id, {}).get(key, default)
+        stripe = self._stripe(workflow_id)
+        with stripe.lock: return _get_member(stripe.workflow_data, workflow_id, key, default)  # fmt: skip
 
     def add_workflow_run(self, workflow_type: str, type_value: Any, workflow_id: str, run_value: Any) -> None:
         """Record a run ``workflow_id`` of ``workflow_type``; the first value stored wins.
@@ -683,17 +877,26 @@ class Store:
         """
         workflow_type = check_id(workflow_type, "workflow_type")
         workflow_id = check_id(workflow_id, "workflow_id")
-        with self._workflows_lock:
-            self._workflow_types.setdefault(workflow_type, type_value)
-            self._workflow_runs.setdefault(workflow_type, {}).setdefault(workflow_id, run_value)
+        args = (workflow_type, type_value, workflow_id, run_value)
+        with self._runs_lock: self._add_workflow_run_locked(*args)  # fmt: skip
+
+    def _add_workflow_run_locked(self, workflow_type: str, value: Any, workflow_id: str, run: Any) -> None:
+        steps: list[Step] = []
+        if workflow_type not in self._workflow_types:
+            steps += [(self._workflow_types, workflow_type, value, _MISSING)]
+        runs = self._workflow_runs.get(workflow_type)
+        if runs is None:
+            steps += [(self._workflow_runs, workflow_type, {workflow_id: run}, _MISSING)]
+        elif workflow_id not in runs:
+            steps += [(runs, workflow_id, run, _MISSING)]
+        _commit(steps)
 
     def workflow_types(self) -> list[Any]:
         """Return the value of every workflow type with a recorded run, oldest first.
 
         Runtime complexity: `O(k)` for `k` types
         """
-        with self._workflows_lock:
-            return list(self._workflow_types.values())
+        with self._runs_lock: return list(self._workflow_types.values())  # fmt: skip
 
     def workflow_runs(self, workflow_type: str | None = None) -> list[Any]:
         """Return the runs of ``workflow_type``, or of every type when it is ``None``.
@@ -701,10 +904,12 @@ class Store:
         Runtime complexity: `O(k)` for `k` runs
         """
         workflow_type = check_optional_id(workflow_type, "workflow_type")
-        with self._workflows_lock:
-            if workflow_type is not None:
-                return list(self._workflow_runs.get(workflow_type, {}).values())
-            return [run for runs in self._workflow_runs.values() for run in runs.values()]
+        with self._runs_lock: return self._workflow_runs_locked(workflow_type)  # fmt: skip
+
+    def _workflow_runs_locked(self, workflow_type: str | None) -> list[Any]:
+        if workflow_type is not None:
+            return list(self._workflow_runs.get(workflow_type, {}).values())
+        return _concatenated([runs.values() for runs in self._workflow_runs.values()])
 
     def add_sub_invocation(self, workflow_id: str, invocation_id: str) -> None:
         """Record that ``invocation_id`` runs inside the workflow ``workflow_id``.
@@ -713,8 +918,8 @@ class Store:
         """
         workflow_id = check_id(workflow_id, "workflow_id")
         invocation_id = check_id(invocation_id, "invocation_id")
-        with self._workflows_lock:
-            _add_member(self._sub_invocations, workflow_id, invocation_id)
+        stripe = self._stripe(workflow_id)
+        with stripe.lock: _set_member(stripe.sub_invocations, workflow_id, invocation_id, None)  # fmt: skip
 
     def sub_invocation_ids(self, workflow_id: str) -> list[str]:
         """Return the ids recorded as running inside ``workflow_id``, oldest first.
@@ -722,8 +927,8 @@ class Store:
         Runtime complexity: `O(k)` for `k` sub-invocations
         """
         workflow_id = check_id(workflow_id, "workflow_id")
-        with self._workflows_lock:
-            return list(self._sub_invocations.get(workflow_id, ()))
+        stripe = self._stripe(workflow_id)
+        with stripe.lock: return list(stripe.sub_invocations.get(workflow_id, ()))  # fmt: skip
 
     # Runner contexts
 
@@ -733,9 +938,7 @@ class Store:
         Runtime complexity: `O(1)`
         """
         runner_id = check_id(runner_id, "runner_id")
-        with self._runners_lock:
-            displaced = self._runner_contexts.get(runner_id)
-            self._runner_contexts[runner_id] = value
+        with self._runners_lock: displaced = _replace(self._runner_contexts, runner_id, value)  # fmt: skip
         del displaced
 
     def get_runner_context(self, runner_id: str) -> Any:
@@ -753,9 +956,7 @@ class Store:
         Runtime complexity: `O(k)` for `k` ids
         """
         runner_ids = check_ids(runner_ids, "runner_ids")
-        with self._runners_lock:
-            contexts = self._runner_contexts
-            return [contexts[rid] for rid in runner_ids if rid in contexts]
+        with self._runners_lock: return _known(self._runner_contexts, runner_ids)  # fmt: skip
 
     def match_runner_contexts(self, partial_id: str) -> list[Any]:
         """Return the contexts whose runner id contains ``partial_id``.
@@ -763,8 +964,7 @@ class Store:
         Runtime complexity: `O(n)` for `n` runner contexts (a substring search)
         """
         partial_id = check_id(partial_id, "partial_id")
-        with self._runners_lock:
-            return [ctx for rid, ctx in self._runner_contexts.items() if partial_id in rid]
+        with self._runners_lock: return _matching(self._runner_contexts, partial_id)  # fmt: skip
 
     # Retention
 
@@ -780,6 +980,7 @@ class Store:
         its parent or its workflow's root is stored and not finished (they may
         still read it); it is evicted after that one goes. Writes of final
         records call this; call it yourself to evict while nothing is written.
+        Each invocation goes whole or not at all.
 
         Runtime complexity: `O(limit * (r + 1) * log(n))` for `r` records per
         invocation and `n` records in the store
@@ -795,26 +996,27 @@ class Store:
 
     def _evict(self, now: int, limit: int) -> int:
         displaced: list[Any] = []
-        with self._all_locks:
-            evicted = self._evict_locked(now, limit, displaced)
+        evicted = _locked(self._all_locks, self._evict_locked, now, limit, displaced)
         del displaced
         return evicted
 
     def _evict_locked(self, now: int, limit: int, displaced: list[Any]) -> int:
+        self._refresh_indexes(stripes_locked=True)
         cutoff = None if self._retention is None else now - self._retention
         max_finished = self._max_finished
-        finished = sum(stripe.finished for stripe in self._stripes)
-        self._merge_pending()
-        queue, ready = self._eviction_queue, self._ready
+        waiting = sum([stripe.finished - len(stripe.held) for stripe in self._stripes])
+        queue, released = self._eviction_queue, self._released
         evicted = 0
+        self._indexes_stale = True  # until the entries taken from the queue are dealt with
         for _ in range(limit):
-            if ready:
-                entry = ready.popleft()
+            if released:
+                entry = released.popleft()
             elif queue and (
-                (max_finished is not None and finished - len(self._holders) > max_finished)
-                or (cutoff is not None and queue[0][0] < cutoff)
+                (max_finished is not None and waiting > max_finished)
+                or (cutoff is not None and queue._lists[0][0][0] < cutoff)
             ):
-                entry = queue.pop(0)
+                entry = queue._lists[0][0]
+                _index_remove(queue, entry)
             else:
                 break
             invocation_id = entry[2]
@@ -825,12 +1027,13 @@ class Store:
             row = stripe.invocations.get(invocation_id)
             keeper = self._keeper(invocation_id, row)
             if keeper is not None:
-                self._held.setdefault(keeper, {})[invocation_id] = entry
-                self._holders[invocation_id] = keeper
-                continue
-            self._remove(invocation_id, stripe, row, displaced)
-            finished -= 1
-            evicted += 1
+                stripe.held[invocation_id] = keeper
+                self._kept.setdefault(keeper, {})[invocation_id] = None
+            else:
+                self._remove(invocation_id, stripe, row, history, displaced)
+                evicted += 1
+            waiting -= 1
+        self._indexes_stale = False
         return evicted
 
     def _keeper(self, invocation_id: str, row: InvocationRow | None) -> str | None:
@@ -848,34 +1051,70 @@ class Store:
         return None
 
     def _remove(
-        self, invocation_id: str, stripe: _Stripe, row: InvocationRow | None, displaced: list[Any]
+        self,
+        invocation_id: str,
+        stripe: _Stripe,
+        row: InvocationRow | None,
+        history: list[Entry],
+        displaced: list[Any],
     ) -> None:
-        """Remove everything of the finished ``invocation_id``; call with every lock held."""
-        if row is not None:
-            del stripe.invocations[invocation_id]
-            self._reindex(invocation_id, row, None)
-        history = stripe.histories.pop(invocation_id)
-        for entry in history:
-            self._time_index.remove(entry)
-        stripe.finished -= 1
-        result = stripe.results.pop(invocation_id, _MISSING)
-        exception = stripe.exceptions.pop(invocation_id, _MISSING)
-        stripe.value_bytes -= value_size(result) + value_size(exception)
-        displaced.append((row, history, result, exception))
-        displaced.append(self._workflow_data.pop(invocation_id, None))
-        displaced.append(self._sub_invocations.pop(invocation_id, None))
+        """Remove everything of the finished ``invocation_id``; call with every lock held.
+
+        The removals are drops that cannot fail, made after everything they
+        need is prepared; the time index's removals come last, and if one
+        fails the indexes are rebuilt.
+        """
+        sets: list[Step] = []
+        steps: list[Step] = [
+            (stripe.invocations, invocation_id, _MISSING, row),
+            (stripe.histories, invocation_id, _MISSING, history),
+            (stripe.results, invocation_id, _MISSING, None),
+            (stripe.exceptions, invocation_id, _MISSING, None),
+            (stripe.workflow_data, invocation_id, _MISSING, None),
+            (stripe.sub_invocations, invocation_id, _MISSING, None),
+        ]
+        self._relation_steps(invocation_id, row, None, {}, sets, steps)
         workflow_type = row[5] if row is not None and row[4] == invocation_id else None
-        runs = None if workflow_type is None else self._workflow_runs.get(workflow_type)
-        if workflow_type is not None and runs is not None:
-            displaced.append(runs.pop(invocation_id, None))
-            if not runs:
-                del self._workflow_runs[workflow_type]
-                displaced.append(self._workflow_types.pop(workflow_type))
-        held = self._held.pop(invocation_id, {})
-        for held_id in held:
-            del self._holders[held_id]
-        self._ready.extend(held.values())
-        self._evictions += 1
+        if workflow_type is not None and invocation_id in self._workflow_runs.get(workflow_type, ()):
+            runs = self._workflow_runs[workflow_type]
+            steps += [(runs, invocation_id, _MISSING, None)]
+            if len(runs) == 1:
+                steps += [(self._workflow_runs, workflow_type, _MISSING, None)]
+                steps += [(self._workflow_types, workflow_type, _MISSING, None)]
+        kept = self._kept.get(invocation_id, {})
+        steps += [(self._kept, invocation_id, _MISSING, None)]
+        result = stripe.results.get(invocation_id, _MISSING)
+        exception = stripe.exceptions.get(invocation_id, _MISSING)
+        value_bytes = stripe.value_bytes - value_size(result) - value_size(exception)
+        counters = (stripe, stripe.finished - 1, value_bytes, self._evictions + 1)
+        displaced += [(row, history, result, exception, [step[0].get(step[1]) for step in steps])]
+        self._drop_all(steps, counters)
+        # The caller keeps _indexes_stale set: if these fail, the indexes are rebuilt.
+        for entry in history:
+            _index_remove(self._time_index, entry)
+        for held_id in kept:
+            held_stripe = self._stripe(held_id)
+            if held_stripe.held.get(held_id) == invocation_id:
+                del held_stripe.held[held_id]
+                self._released.append(held_stripe.histories[held_id][-1])
+
+    def _drop_all(self, steps: list[Step], counters: tuple[_Stripe, int, int, int]) -> None:
+        """Make the drops of an eviction and set its counters; finished if interrupted.
+
+        Both passes' iterators are made first, and nothing after allocates, so
+        only an asynchronous exception can stop it; then it runs again (every
+        step is idempotent) before the exception propagates. Kept short: see
+        ``test_faults`` on cleanup handlers.
+        """
+        first, again = iter(steps), iter(steps)
+        stripe, finished, value_bytes, evictions = counters
+        try:
+            _apply(first)
+            stripe.finished, stripe.value_bytes, self._evictions = finished, value_bytes, evictions
+        except BaseException:
+            _apply(again)
+            stripe.finished, stripe.value_bytes, self._evictions = finished, value_bytes, evictions
+            raise
 
     # Whole store
 
@@ -892,25 +1131,24 @@ class Store:
 
         Runtime complexity: `O(s)` for `s` stripes, whatever the store's size
         """
-        counts = dict.fromkeys(("invocations", "finished", "results", "exceptions", "value_bytes"), 0)
-        for stripe in self._stripes:
-            with stripe.lock:
-                counts["invocations"] += len(stripe.invocations)
-                counts["finished"] += stripe.finished
-                counts["results"] += len(stripe.results)
-                counts["exceptions"] += len(stripe.exceptions)
-                counts["value_bytes"] += stripe.value_bytes
-        with self._relations_lock:
-            counts["workflows"] = len(self._workflow_members)
-        with self._time_lock:
-            counts["history_records"] = len(self._time_index) + len(self._time_pending)
-            counts["held"] = len(self._holders)
-            counts["evictions"] = self._evictions
-        with self._runners_lock:
-            counts["runner_contexts"] = len(self._runner_contexts)
+        with self._index_lock: counts = self._counts()  # fmt: skip
+        with self._runners_lock: counts["runner_contexts"] = len(self._runner_contexts)  # fmt: skip
         counts["bytes"] = counts["value_bytes"] + sum(
-            counts[kind] * size for kind, size in self.ITEM_BYTES.items()
+            [counts[kind] * size for kind, size in self.ITEM_BYTES.items()]
         )
+        return counts
+
+    def _counts(self) -> dict[str, int]:
+        """The stats' counts, summed over the stripes; call with the index lock held."""
+        if self._indexes_stale or any([stripe.lost_entries or stripe.dirty for stripe in self._stripes]):
+            self._refresh_indexes()
+        counts = dict.fromkeys(_STRIPE_COUNTS, 0)
+        for stripe in self._stripes:
+            sums = _with(stripe.lock, _stripe_counts, stripe)
+            for name, count in zip(_STRIPE_COUNTS, sums, strict=True):
+                counts[name] += count
+        counts["history_records"] = len(self._time_index) + counts.pop("unindexed")
+        counts["evictions"] = self._evictions
         return counts
 
     def items(self, kind: str) -> Iterator[list[tuple[Any, ...]]]:
@@ -931,44 +1169,60 @@ class Store:
         return self._items(kind)
 
     def _items(self, kind: str) -> Iterator[list[tuple[Any, ...]]]:
+        chunk: list[tuple[Any, ...]]
         if kind == "histories":
             for entries in self._time_entries(MIN_MICROS, MAX_MICROS, READ_CHUNK):
                 yield [(entry[2], entry[3]) for entry in entries]
-        elif kind in ("workflow_data", "sub_invocations"):
-            with self._workflows_lock:
-                source = self._workflow_data if kind == "workflow_data" else self._sub_invocations
-                snapshot = [(key, list(values.items())) for key, values in source.items()]
-            if kind == "workflow_data":
-                yield [(workflow_id, k, v) for workflow_id, pairs in snapshot for k, v in pairs]
-            else:
-                yield [(workflow_id, k) for workflow_id, pairs in snapshot for k, _ in pairs]
         elif kind == "runner_contexts":
-            with self._runners_lock:
-                yield list(self._runner_contexts.items())
+            with self._runners_lock: chunk = list(self._runner_contexts.items())  # fmt: skip
+            yield chunk
         else:
             for stripe in self._stripes:
-                with stripe.lock:
-                    if kind == "invocations":
-                        chunk = [(inv_id, row[1]) for inv_id, row in stripe.invocations.items()]
-                    else:
-                        chunk = list(getattr(stripe, kind).items())
+                with stripe.lock: chunk = _stripe_items(stripe, kind)  # fmt: skip
                 if chunk:
                     yield chunk
 
     def purge(self) -> None:
         """Remove everything the store holds, and reset the eviction count.
 
-        Runtime complexity: `O(1)` under the locks; the old contents are freed after.
+        Runtime complexity: `O(n)` under the locks (each map is copied out and
+        cleared, so readers never meet a map being replaced); the old contents
+        are freed after.
         """
-        with self._all_locks:
-            displaced = [dict(vars(self))] + [
-                (stripe.invocations, stripe.histories, stripe.results, stripe.exceptions)
-                for stripe in self._stripes
-            ]
-            for stripe in self._stripes:
-                stripe.clear()
-            self._clear_shared()
+        displaced: list[Any] = []
+        _locked(self._all_locks, self._purge_locked, displaced)
         del displaced
+
+    def _purge_locked(self, displaced: list[Any]) -> None:
+        maps = [mapping for stripe in self._stripes for mapping in stripe.maps()]
+        maps += [self._workflow_types, self._workflow_runs, self._runner_contexts, self._kept]
+        displaced += [mapping.copy() for mapping in maps]
+        displaced += [self._time_index, self._eviction_queue, self._released]
+        displaced += [stripe.unindexed for stripe in self._stripes]
+        fresh: list[tuple[_Stripe, list[Entry]]] = [(stripe, []) for stripe in self._stripes]
+        indexes: tuple[SortedList, SortedList, deque[Entry]] = (_new_index([]), _new_index([]), deque())
+        self._clear_all(maps, fresh, indexes)
+
+    def _clear_all(self, maps: list[dict[str, Any]], fresh: list[Any], indexes: Any) -> None:
+        """``_clear`` with what purge prepared; an interrupted clear is finished (it cannot fail)."""
+        first, again = (iter(maps), iter(fresh)), (iter(maps), iter(fresh))
+        try:
+            self._clear(*first, indexes)
+        except BaseException:
+            self._clear(*again, indexes)
+            raise
+
+    def _clear(
+        self, maps: Iterator[dict[str, Any]], fresh: Iterator[tuple[_Stripe, list[Entry]]], indexes: Any
+    ) -> None:
+        """Empty the store with what the caller prepared: no step here allocates."""
+        for mapping in maps:
+            mapping.clear()
+        for stripe, empty in fresh:
+            stripe.unindexed, stripe.finished, stripe.value_bytes = empty, 0, 0
+            stripe.dirty = stripe.lost_entries = False
+        self._time_index, self._eviction_queue, self._released = indexes
+        self._indexes_stale, self._evictions = False, 0
 
     def _check(self) -> None:
         """Assert the store's internal consistency; see :func:`check_invariants`.
@@ -978,120 +1232,168 @@ class Store:
         check_invariants(self._state())
 
     def _state(self) -> StoreState:
-        """The internal structures, pending time-index entries merged, for the invariant check."""
-        with self._time_lock:
-            self._merge_pending()
+        """The internal structures, brought up to date as a read would, for the invariant check."""
+        _with(self._index_lock, self._refresh_indexes)
         return StoreState(
             mask=self._mask,
+            shift=self._shift,
             stripes=[
-                (stripe.invocations, stripe.histories, stripe.results, stripe.exceptions)
+                StripeState(
+                    invocations=stripe.invocations,
+                    histories=stripe.histories,
+                    results=stripe.results,
+                    exceptions=stripe.exceptions,
+                    relations=stripe.relations,
+                    workflow_data=stripe.workflow_data,
+                    sub_invocations=stripe.sub_invocations,
+                    held=stripe.held,
+                    finished=stripe.finished,
+                    value_bytes=stripe.value_bytes,
+                    next_arrival=stripe.next_arrival,
+                    unindexed=stripe.unindexed,
+                )
                 for stripe in self._stripes
             ],
-            counters=[(stripe.finished, stripe.value_bytes) for stripe in self._stripes],
-            eviction_entries=self._eviction_entries() if self._evicting else None,
-            relations=[
-                self._children,
-                self._event_children,
-                self._workflow_members,
-                self._workflow_type_members,
-            ],
-            sub_invocations=self._sub_invocations,
             time_index=self._time_index,
-            next_seq=self._seq,
+            eviction=(self._eviction_waiting(), self._kept) if self._evicting else None,
             entry_key=lambda entry: (entry[0], entry[1]),
             entry_invocation=lambda entry: entry[2],
         )
 
-    def _eviction_entries(self) -> tuple[list[Any], list[Any]]:
+    def _eviction_waiting(self) -> list[Entry]:
         self._eviction_queue._check()
-        held = [entry for entries in self._held.values() for entry in entries.values()]
-        assert len(held) == len(self._holders), "held entries and holders differ"
-        return [*self._eviction_queue, *self._ready], held
-
-    def _unhold(self, invocation_id: str) -> None:
-        """Forget the held entry of ``invocation_id``, no longer its latest; call with the time lock."""
-        keeper = self._holders.pop(invocation_id, None)
-        if keeper is not None:
-            bucket = self._held[keeper]
-            del bucket[invocation_id]
-            if not bucket:
-                del self._held[keeper]
+        return [*self._eviction_queue, *self._released]
 
 
-class StoreState(NamedTuple):
-    """A store's internal structures, as :func:`check_invariants` reads them."""
-
-    mask: int
-    stripes: list[tuple[dict[str, Any], dict[str, list[Any]], dict[str, Any], dict[str, Any]]]
-    #: per stripe: (finished histories, value_size of its results and exceptions)
-    counters: list[tuple[int, int]]
-    #: the entries queued or ready for eviction, and those held; None when retention is off
-    eviction_entries: tuple[list[Any], list[Any]] | None
-    #: parent -> children, event -> children, workflow -> members, workflow type -> members
-    relations: list[dict[str, dict[str, None]]]
-    sub_invocations: dict[str, dict[str, None]]
-    time_index: SortedList
-    next_seq: int
-    entry_key: Callable[[Any], tuple[int, int]]
-    entry_invocation: Callable[[Any], str]
+def _set_outcome(stripe: _Stripe, invocation_id: str, value: Any, exception: bool) -> Any:
+    """Store a result or exception (stripe locked); return the value it displaced."""
+    if stripe.dirty:
+        stripe.repair()
+    outcomes = stripe.exceptions if exception else stripe.results
+    displaced = outcomes.get(invocation_id, _MISSING)
+    value_bytes = stripe.value_bytes + value_size(value) - value_size(displaced)
+    stripe.dirty = True
+    outcomes[invocation_id] = value
+    stripe.value_bytes, stripe.dirty = value_bytes, False
+    return displaced
 
 
-def check_invariants(state: StoreState) -> None:
-    """Assert a store's internal consistency; raise ``AssertionError`` naming what is broken.
+def _set_member(index: dict[str, dict[str, Any]], key: str, member: str, value: Any) -> Any:
+    """Set ``index[key][member]``, making the entry if need be; return the value displaced."""
+    members = index.get(key)
+    if members is None:
+        index[key] = {member: value}
+        return None
+    displaced = members.get(member)
+    members[member] = value
+    return displaced
 
-    Every id is an exact ``str`` in the stripe its hash names; every relation
-    index entry points at a stored invocation with that relation and vice
-    versa, with no empty entry kept; each history is in key order and holds
-    only its invocation's records; the time index holds exactly the history
-    records, once each, in key order; no arrival sequence is reused. Each
-    stripe's counters match its maps, and with retention on, the final record
-    of every finished invocation is queued, held or ready for eviction.
-    """
-    rows: dict[str, InvocationRow] = {}
-    for index, maps in enumerate(state.stripes):
-        for mapping in maps:
-            for invocation_id in mapping:
-                assert type(invocation_id) is str, f"id {invocation_id!r} is not a plain str"
-                assert hash(invocation_id) & state.mask == index, f"{invocation_id} in stripe {index}"
-        rows.update(maps[0])
-    for column, relation in enumerate(state.relations, start=2):
-        expected: dict[str, set[str]] = {}
-        for invocation_id, row in rows.items():
-            key = row[column]
-            if key is not None:
-                expected.setdefault(key, set()).add(invocation_id)
-        actual = {key: set(members) for key, members in relation.items()}
-        assert actual == expected, f"relation index of row column {column} out of step"
-    assert all(state.sub_invocations.values()), "empty sub-invocation entry kept"
-    history_entries = []
-    for maps in state.stripes:
-        for invocation_id, history in maps[1].items():
-            assert history, f"empty history kept for {invocation_id}"
-            keys = [state.entry_key(entry) for entry in history]
-            assert keys == sorted(keys), f"history of {invocation_id} out of order"
-            assert all(state.entry_invocation(entry) == invocation_id for entry in history)
-            history_entries.extend(history)
-    tracked = None
-    if state.eviction_entries is not None:
-        waiting, held = state.eviction_entries
-        tracked = {id(entry) for entry in [*waiting, *held]}
-        assert len({id(entry) for entry in held}) == len(held), "an entry held twice"
-        for entry in held:
-            histories = state.stripes[hash(state.entry_invocation(entry)) & state.mask][1]
-            latest = histories.get(state.entry_invocation(entry), [None])[-1]
-            assert latest is entry and state.entry_key(entry)[1] & 1, "a held entry is not a final latest"
-    for maps, (finished, value_bytes) in zip(state.stripes, state.counters, strict=True):
-        lasts = [history[-1] for history in maps[1].values()]
-        final_lasts = [entry for entry in lasts if state.entry_key(entry)[1] & 1]
-        assert finished == len(final_lasts), "finished count out of step"
-        sizes = sum(value_size(value) for outcomes in maps[2:] for value in outcomes.values())
-        assert value_bytes == sizes, "value_bytes out of step"
-        if tracked is not None:
-            assert all(id(entry) in tracked for entry in final_lasts), "finished invocation not tracked"
-    state.time_index._check()
-    history_entries.sort(key=state.entry_key)
-    indexed = list(state.time_index)
-    assert len(indexed) == len(history_entries), "time index and histories differ in size"
-    assert all(a is b for a, b in zip(indexed, history_entries, strict=True)), "time index out of step"
-    assert all(key[1] < state.next_seq for key in map(state.entry_key, indexed)), "sequence reused"
-    assert len({state.entry_key(entry) for entry in indexed}) == len(indexed), "duplicate key"
+
+def _get_member(index: dict[str, dict[str, Any]], key: str, member: str, default: Any) -> Any:
+    members = index.get(key)
+    return default if members is None else members.get(member, default)
+
+
+def _replace(mapping: dict[str, Any], key: str, value: Any) -> Any:
+    """Set ``mapping[key]``; return the value it displaced."""
+    displaced = mapping.get(key)
+    mapping[key] = value
+    return displaced
+
+
+def _known(mapping: dict[str, Any], keys: list[str]) -> list[Any]:
+    return [mapping[key] for key in keys if key in mapping]
+
+
+def _matching(mapping: dict[str, Any], partial: str) -> list[Any]:
+    return [value for key, value in mapping.items() if partial in key]
+
+
+def _concatenated(groups: Iterable[Iterable[Any]]) -> list[Any]:
+    return [item for group in groups for item in group]
+
+
+def _records_of(history: Iterable[Entry]) -> list[Any]:
+    return [entry[3] for entry in history]
+
+
+_STRIPE_COUNTS: tuple[str, ...] = (
+    "invocations",
+    "finished",
+    "results",
+    "exceptions",
+    "value_bytes",
+    "workflows",
+    "held",
+)
+_STRIPE_COUNTS += ("unindexed",)
+
+
+def _stripe_counts(stripe: _Stripe) -> tuple[int, ...]:
+    """A stripe's part of each of ``_STRIPE_COUNTS`` (stripe locked), recounted first if dirty."""
+    if stripe.dirty:
+        stripe.repair()
+    return (
+        len(stripe.invocations),
+        stripe.finished,
+        len(stripe.results),
+        len(stripe.exceptions),
+        stripe.value_bytes,
+        len(stripe.relations[2]),
+        len(stripe.held),
+        len(stripe.unindexed),
+    )
+
+
+def _stripe_items(stripe: _Stripe, kind: str) -> list[tuple[Any, ...]]:
+    """Everything of ``kind`` in ``stripe`` (locked), as ``Store.items`` yields it."""
+    if kind == "invocations":
+        return [(inv_id, row[1]) for inv_id, row in stripe.invocations.items()]
+    if kind == "workflow_data":
+        return [(w, k, v) for w, values in stripe.workflow_data.items() for k, v in values.items()]
+    if kind == "sub_invocations":
+        return [(w, i) for w, members in stripe.sub_invocations.items() for i in members]
+    return list((stripe.results if kind == "results" else stripe.exceptions).items())
+
+
+def _batched(groups: Iterator[list[Any]], batch_size: int) -> Iterator[list[Any]]:
+    """Regroup the items of ``groups`` into lists of ``batch_size`` (the last may be shorter)."""
+    batch: list[Any] = []
+    for items in groups:
+        position = 0
+        if batch:
+            position = batch_size - len(batch)
+            batch += items[:position]
+            if len(batch) < batch_size:
+                continue
+            yield batch
+        while position + batch_size <= len(items):
+            yield items[position : position + batch_size]
+            position += batch_size
+        batch = items[position:]
+    if batch:
+        yield batch
+
+
+def _records(chunks: Iterator[list[Entry]], batch_size: int) -> Iterator[list[Any]]:
+    """The records of time-index chunks, in batches of ``batch_size``."""
+    return _batched(_record_lists(chunks), batch_size)
+
+
+def _record_lists(chunks: Iterator[list[Entry]]) -> Iterator[list[Any]]:
+    for entries in chunks:
+        yield [entry[3] for entry in entries]
+
+
+def _unique_ids(chunks: Iterator[list[Entry]], batch_size: int) -> Iterator[list[str]]:
+    """The invocation ids of time-index chunks, once each, in batches of ``batch_size``."""
+    return _batched(_first_sightings(chunks), batch_size)
+
+
+def _first_sightings(chunks: Iterator[list[Entry]]) -> Iterator[list[str]]:
+    seen: set[str] = set()
+    for entries in chunks:
+        ids = dict.fromkeys([entry[2] for entry in entries])
+        fresh = [invocation_id for invocation_id in ids if invocation_id not in seen]
+        seen.update(fresh)
+        yield fresh

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from pynenc.state_backend.base_state_backend import InvocationHistory
     from pynenc.workflow import WorkflowIdentity
 
-    from ._store_py import InvocationRow
+    from ._store_common import InvocationRow
 
 #: Typical bytes of the pynenc objects the store holds per invocation (its
 #: InvocationDTO and CallDTO) and per history record (an InvocationHistory),

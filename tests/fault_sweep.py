@@ -1,0 +1,356 @@
+"""Fault injection: every store operation, failed at each allocation and interrupted at each line.
+
+Run as a script in a child process (``tests/test_faults.py`` does), so a crash
+ends the child, not the test run::
+
+    python tests/fault_sweep.py python nomemory [--max-points 400]
+
+For each operation it builds the same small store, makes the injection point
+``k`` fail (``nomemory``: every allocation from the ``k``-th on fails, with
+CPython's ``_testcapi.set_nomemory``; ``interrupt``: ``KeyboardInterrupt`` is
+raised at the ``k``-th Python line run, from a trace function) and runs the
+operation, for ``k = 1, 2, ...`` until it runs to the end without the fault
+firing. After each fault, with memory and tracing back to normal:
+
+- the store's invariant check passes;
+- what every query answers is the store as it was before the operation, or
+  as the operation leaves it when nothing fails (for eviction, each
+  invocation as it was or as it ends up: invocations go whole);
+- another thread can still take every lock (``purge`` takes them all) within
+  a few seconds, so no lock was left held.
+
+It prints one JSON line: per operation, how many points ran, how many faults
+fired, the largest ``k`` reached and whether the operation then completed;
+and every failure, each with its operation and ``k``. It exits 0 when there is
+no failure, 1 otherwise, 3 on a hang.
+"""
+
+from __future__ import annotations
+
+import _testcapi
+import argparse
+import faulthandler
+import importlib
+import json
+import os
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+MISSING = "<missing>"
+RETENTION = 100
+DUE = 10_000  # a clock reading at which every finished invocation is due
+IDS = ["p", "p2", "c1", "c2", "c3", "w", "w1", "w2", "s1", "s2", "s3", "s4", "n1", "n2", "n3", "n4"]
+KEYS = ["p", "p2", "e", "w", "T", "U"]
+
+
+def populate(store: Any) -> None:
+    """A small store with every kind of item: relations, workflows, finished and running invocations."""
+    store.upsert_invocations(
+        [
+            ("p", "vp", None, None, None, None),
+            ("p2", "vp2", None, None, None, None),
+            ("c1", "vc1", "p", "e", None, None),
+            ("c2", "vc2", "p", "e", None, None),
+            ("c3", "vc3", "p", None, None, None),
+            ("w", "vw", None, None, "w", "T"),
+            ("w1", "vw1", "w", None, "w", "T"),
+            ("w2", "vw2", "w", None, "w", "T"),
+            ("s1", "vs1", None, None, None, None),
+            ("s2", "vs2", None, None, None, None),
+            ("s3", "vs3", None, None, None, None),
+            ("s4", "vs4", None, None, None, None),
+        ]
+    )
+    for number, inv_id in enumerate(["p", "p2", "c1", "c2", "c3", "w", "w1", "w2", "s1", "s2", "s3", "s4"]):
+        store.add_histories([inv_id], 10 + number, f"{inv_id}-registered")
+    for number, inv_id in enumerate(["c1", "c2", "w1", "s1", "s2", "s3", "p2"]):
+        store.add_histories([inv_id], 30 + number, f"{inv_id}-done", final=True)
+    store.add_histories(["s4", "c3"], 25, "shared")
+    for inv_id in ["c1", "s1", "s2", "w1"]:
+        store.set_result(inv_id, f"result-{inv_id}")
+    store.set_exception("s3", "boom")
+    store.set_workflow_data("w", "a", 1)
+    store.add_workflow_run("T", "type-T", "w", "run-w")
+    store.add_sub_invocation("w", "w1")
+    store.set_runner_context("r1", "ctx-1")
+
+
+def _flatten(batches: Any) -> list[Any]:
+    return [item for batch in batches for item in batch]
+
+
+def _outcome(call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except KeyError:
+        return MISSING
+
+
+def observe(store: Any) -> dict[Any, Any]:
+    """Everything a caller can see, by query."""
+    seen: dict[Any, Any] = {}
+    for inv_id in IDS:
+        seen["invocation", inv_id] = store.get_invocation(inv_id)
+        seen["history", inv_id] = store.get_history(inv_id)
+        seen["result", inv_id] = _outcome(lambda i=inv_id: store.get_result(i))
+        seen["exception", inv_id] = _outcome(lambda i=inv_id: store.get_exception(i))
+    for key in KEYS + IDS:
+        seen["children", key] = store.child_ids(key)
+        seen["events", key] = store.ids_by_parent_event(key)
+        seen["workflow", key] = store.ids_by_workflow(key)
+        seen["type", key] = store.ids_by_workflow(workflow_type=key)
+        seen["subs", key] = store.sub_invocation_ids(key)
+        seen["data", key] = [store.get_workflow_data(key, name, MISSING) for name in ["a", "b"]]
+    seen["all workflows"] = sorted(store.ids_by_workflow())
+    seen["types"] = store.workflow_types()
+    seen["runs"] = sorted(map(str, store.workflow_runs()))
+    seen["runners"] = sorted(map(str, store.match_runner_contexts("")))
+    seen["range"] = _flatten(store.history_in_range(-(2**63), 2**63 - 1, 3))
+    seen["range ids"] = _flatten(store.invocations_in_range(-(2**63), 2**63 - 1, 2))
+    seen["stats"] = store.stats()
+    return seen
+
+
+def per_invocation(seen: dict[Any, Any], inv_id: str) -> tuple[Any, ...]:
+    """What the observation says of one invocation: its own items and where it is listed."""
+    own = [seen[kind, inv_id] for kind in ["invocation", "history", "result", "exception", "subs", "data"]]
+    listed = [
+        inv_id in members
+        for key, members in seen.items()
+        if isinstance(key, tuple) and key[0] in ("children", "events", "workflow")
+    ]
+    return (*map(repr, own), tuple(listed))
+
+
+class Operation:
+    """One store call to fault, on a store made by ``make``; ``per_invocation`` checks evictions."""
+
+    def __init__(
+        self, name: str, call: Callable[[Any], Any], *, retention: bool = False, per_invocation: bool = False
+    ) -> None:
+        self.name, self.call, self.retention, self.per_invocation = name, call, retention, per_invocation
+
+    def make(self, module: Any) -> tuple[Any, list[int]]:
+        clock = [0]
+        options = {"retention": RETENTION, "clock": lambda: clock[0]} if self.retention else {}
+        store = module.Store(stripes=4, **options)
+        populate(store)
+        clock[0] = DUE
+        return store, clock
+
+
+def _upsert(*row: Any) -> Callable[[Any], Any]:
+    return lambda store: store.upsert_invocations([row])
+
+
+OPERATIONS = [
+    Operation("upsert a new invocation", _upsert("n1", "v", None, None, None, None)),
+    Operation("upsert with relations", _upsert("n2", "v", "p", "e", "w", "T")),
+    Operation("upsert moving relations", _upsert("c1", "v2", "p2", None, "w", "U")),
+    Operation("upsert replacing a value", _upsert("s1", "new", None, None, None, None)),
+    Operation(
+        "upsert a batch",
+        lambda s: s.upsert_invocations(
+            [
+                ("n3", "v3", "p2", "e", "w", "T"),
+                ("w1", "vw1", "w", None, "w", "T"),
+                ("c2", "moved", "p2", None, None, None),
+                ("n4", "v4", None, "e", "w", "U"),
+                ("n3", "last", "p", "e", None, None),
+            ]
+        ),
+    ),
+    Operation("add a record to a new history", lambda s: s.add_histories(["n1"], 60, "rec")),
+    Operation("append a record", lambda s: s.add_histories(["s4"], 70, "rec")),
+    Operation("append a final record", lambda s: s.add_histories(["s4"], 70, "fin", final=True)),
+    Operation("insert an early record", lambda s: s.add_histories(["s1"], 0, "early")),
+    Operation("retry a finished invocation", lambda s: s.add_histories(["c1"], 80, "retry")),
+    Operation(
+        "add a record to several histories",
+        lambda s: s.add_histories(["s4", "c3", "n1", "s4"], 80, "shared", final=True),
+    ),
+    Operation(
+        "append a final record with retention",
+        lambda s: s.add_histories(["s4"], 90, "fin", final=True),
+        retention=True,
+        per_invocation=True,
+    ),
+    Operation(
+        "finish a parent with retention",
+        lambda s: s.add_histories(["p", "w"], 95, "fin", final=True),
+        retention=True,
+        per_invocation=True,
+    ),
+    Operation("evict", lambda s: s.evict(20), retention=True, per_invocation=True),
+    Operation("set a new result", lambda s: s.set_result("n1", "x" * 50)),
+    Operation("replace a result", lambda s: s.set_result("s1", "shorter")),
+    Operation("replace an exception", lambda s: s.set_exception("s3", "other")),
+    Operation("set new workflow data", lambda s: s.set_workflow_data("n9", "a", 2)),
+    Operation("replace workflow data", lambda s: s.set_workflow_data("w", "a", 3)),
+    Operation("add a run of a new type", lambda s: s.add_workflow_run("U", "type-U", "n1", "run-n1")),
+    Operation("add a run of a known type", lambda s: s.add_workflow_run("T", "type-T", "n2", "run-n2")),
+    Operation("add a sub-invocation", lambda s: s.add_sub_invocation("w", "w2")),
+    Operation("set a runner context", lambda s: s.set_runner_context("r2", "ctx-2")),
+    Operation("purge", lambda s: s.purge()),
+    Operation("read a time range", lambda s: _flatten(s.history_in_range(0, 100, 2))),
+    Operation("read the ids in a time range", lambda s: _flatten(s.invocations_in_range(0, 100, 2))),
+    Operation(
+        "read a time range with retention", lambda s: _flatten(s.history_in_range(0, 100, 2)), retention=True
+    ),
+    Operation("read the stats", lambda s: s.stats()),
+    Operation("list the histories", lambda s: _flatten(s.items("histories"))),
+]
+
+
+class Interrupt:
+    """A trace function raising ``KeyboardInterrupt`` at the ``at``-th Python line run."""
+
+    def __init__(self, at: int) -> None:
+        self.at, self.lines, self.fired = at, 0, False
+
+    def __call__(self, frame: Any, event: str, arg: Any) -> Interrupt:
+        if event == "line":
+            self.lines += 1
+            if self.lines == self.at:
+                self.fired = True
+                raise KeyboardInterrupt(f"injected at line {self.at}")
+        return self
+
+
+def run_faulted(kind: str, at: int, call: Callable[[], Any]) -> tuple[bool, BaseException | None, Any]:
+    """Run ``call`` with fault ``at`` armed; return whether it fired, the exception, the answer.
+
+    A watchdog ends the process with every thread's stack if the call does not
+    return within a minute (an interpreter looping on the fault is a hang too).
+    """
+    faulthandler.dump_traceback_later(60, exit=True)
+    try:
+        return _run_faulted(kind, at, call)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
+def _run_faulted(kind: str, at: int, call: Callable[[], Any]) -> tuple[bool, BaseException | None, Any]:
+    if kind == "nomemory":
+        _testcapi.set_nomemory(at, 0)
+        try:
+            answer = call()
+        except BaseException as error:  # noqa: BLE001
+            _testcapi.remove_mem_hooks()
+            return True, error, None
+        _testcapi.remove_mem_hooks()
+        return False, None, answer
+    interrupt = Interrupt(at)
+    sys.settrace(interrupt)
+    try:
+        answer = call()
+    except BaseException as error:  # noqa: BLE001
+        sys.settrace(None)
+        return interrupt.fired, error, None
+    sys.settrace(None)
+    return interrupt.fired, None, answer
+
+
+def in_another_thread(call: Callable[[], Any], timeout: float = 20) -> Any:
+    """Run ``call`` in another thread and return its answer; ``TimeoutError`` if it does not finish.
+
+    After a fault every check runs so: a lock left held by the faulted thread
+    then blocks the checking thread, and the sweep reports a hang instead of
+    hanging.
+    """
+    answer: list[Any] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            answer.append(call())
+        except BaseException as error:  # noqa: BLE001
+            failure.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise TimeoutError
+    if failure:
+        raise failure[0]
+    return answer[0]
+
+
+def check_point(module: Any, operation: Operation, kind: str, at: int) -> tuple[bool, str | None]:
+    """Fault ``operation`` at ``at``; return whether the fault fired, and a failure or None."""
+    expected_store, _ = operation.make(module)
+    before = observe(expected_store)
+    expected_answer = operation.call(expected_store)
+    after = observe(expected_store)
+    store, _ = operation.make(module)  # not read yet: its time index has entries to merge
+    fired, error, answer = run_faulted(kind, at, lambda: operation.call(store))
+    if error is not None and not isinstance(error, (MemoryError, KeyboardInterrupt)):
+        return fired, f"raised {type(error).__name__}: {error}"
+    try:
+        in_another_thread(store._check)
+        seen = in_another_thread(lambda: observe(store))
+        in_another_thread(store.purge)  # takes every lock
+    except TimeoutError:
+        print(json.dumps({"hang": operation.name, "kind": kind, "at": at}), flush=True)
+        os._exit(3)
+    except Exception:  # noqa: BLE001
+        return fired, "invariant check or query failed:\n" + traceback.format_exc(limit=8)
+    if error is None and answer != expected_answer:
+        return fired, f"answered {answer!r}, expected {expected_answer!r}"
+    if operation.per_invocation:
+        for inv_id in IDS:
+            state = per_invocation(seen, inv_id)
+            if state not in (per_invocation(before, inv_id), per_invocation(after, inv_id)):
+                return fired, f"{inv_id} is neither as before nor as after: {state}"
+    elif seen != before and seen != after:
+        changed = sorted(str(key) for key in seen if seen[key] != before.get(key))
+        return fired, f"neither as before nor as after; differs from before in {changed[:6]}"
+    return fired, None
+
+
+def sweep(module: Any, kind: str, max_points: int) -> dict[str, Any]:
+    """Every operation at every injection point, until it completes unfaulted (or ``max_points``)."""
+    report: dict[str, Any] = {"operations": {}, "failures": []}
+    for operation in OPERATIONS:
+        print(f"{operation.name}", file=sys.stderr, flush=True)
+        points = fired_count = 0
+        completed = False
+        for at in range(1, max_points + 1):
+            points += 1
+            fired, failure = check_point(module, operation, kind, at)
+            if failure is not None:
+                report["failures"].append({"operation": operation.name, "at": at, "failure": failure})
+            if not fired:
+                completed = True
+                break
+            fired_count += 1
+        report["operations"][operation.name] = {
+            "points": points,
+            "faults": fired_count,
+            "completed": completed,
+        }
+    return report
+
+
+def main() -> int:
+    """Parse the arguments, run the sweep, print its report."""
+    faulthandler.enable(all_threads=True)  # a crash prints where it happened
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("store", choices=["python", "cython"])
+    parser.add_argument("kind", choices=["nomemory", "interrupt"])
+    parser.add_argument("--max-points", type=int, default=2000)
+    arguments = parser.parse_args()
+    module = importlib.import_module(
+        "pynenc_fastmem._store_py" if arguments.store == "python" else "pynenc_fastmem._store_c"
+    )
+    report = sweep(module, arguments.kind, arguments.max_points)
+    print(json.dumps(report), flush=True)
+    return 1 if report["failures"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
