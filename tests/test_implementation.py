@@ -3,6 +3,9 @@
 import os
 import subprocess
 import sys
+import sysconfig
+
+import pytest
 
 import pynenc_fastmem
 from pynenc_fastmem import _store
@@ -53,3 +56,24 @@ def test_debug_build_is_the_one_loaded_when_asked_for() -> None:
 
     wanted = os.environ.get("PYNENC_FASTMEM_DEBUG_BUILD", "") not in ("", "0")
     assert _store_c.DEBUG_BUILD is wanted
+
+
+FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
+
+@pytest.mark.skipif(not FREE_THREADED, reason="only a free-threaded build can turn its GIL back on")
+def test_the_gil_stays_off_after_importing_the_package_and_pynenc() -> None:
+    """A module not declared free-threading compatible would turn the GIL on, with a warning."""
+    script = (
+        "import importlib.util, sys\n"
+        "from pynenc import PynencBuilder\n"
+        "import pynenc_fastmem\n"
+        "if importlib.util.find_spec('pynenc_fastmem._store_c'):\n"
+        "    import pynenc_fastmem._store_c\n"
+        "PynencBuilder().fast_memory().thread_runner().app_id('gil-probe').build().state_backend.stats()\n"
+        "print(sys._is_gil_enabled())\n"
+    )
+    command = [sys.executable, "-W", "error::RuntimeWarning", "-c", script]
+    finished = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.strip() == "False"

@@ -57,7 +57,7 @@ from cpython.object cimport Py_EQ, Py_GT, Py_LE, Py_LT, Py_NE, PyObject
 from libc.limits cimport ULLONG_MAX
 
 from collections import deque
-from datetime import UTC
+from datetime import UTC as _UTC
 
 from sortedcontainers import SortedList
 
@@ -82,6 +82,8 @@ from ._store_common import (
 from ._store_common import micros as _python_micros
 
 import_datetime()
+
+cdef object UTC = _UTC  # a C global: read without a module dictionary lookup
 
 cdef extern from *:
     """
@@ -300,6 +302,11 @@ cdef inline bint _is_plain_row(object row):
     return (t[4] is None) == (t[5] is None)
 
 
+cdef inline bint _is_unrelated_row(object row):
+    """A plain row (``_is_plain_row``) naming no parent, event or workflow."""
+    return _is_plain_row(row) and (<tuple>row)[2] is None and (<tuple>row)[3] is None and (<tuple>row)[4] is None
+
+
 cdef list _rows(object rows):
     """``_store_common.check_rows``, with the common single plain row checked inline."""
     if type(rows) is list and len(<list>rows) == 1 and _is_plain_row((<list>rows)[0]):
@@ -462,9 +469,13 @@ cdef class Store:
 
         :param rows: :data:`InvocationRow` tuples
         """
-        cdef list checked = _rows(rows), seen, keys
+        cdef list checked, seen, keys
         cdef tuple stripes, row
         cdef Py_ssize_t column
+        if type(rows) is list and len(<list>rows) == 1 and _is_unrelated_row((<list>rows)[0]):
+            if self._upsert_unrelated(<tuple>(<list>rows)[0]):
+                return
+        checked = _rows(rows)
         while checked:
             # The old rows name the index entries to move; read first without a lock,
             # then confirmed under the locks of every stripe involved.
@@ -483,6 +494,24 @@ cdef class Store:
                     return
             finally:
                 _release_all(stripes)
+
+    cdef bint _upsert_unrelated(self, tuple row) except -1:
+        """Store a row naming no relation, in its stripe alone, with no temporary object.
+
+        False, changing nothing, when the row it would replace names relations
+        (their index entries move: the general path does it).
+        """
+        cdef str invocation_id = <str>row[0]
+        cdef _Stripe stripe = self._stripe(invocation_id)
+        stripe.acquire()
+        try:
+            old = _get(stripe.invocations, invocation_id, None)  # released after the lock
+            if old is not None and not _is_unrelated_row(old):
+                return False
+            PyDict_SetItem(stripe.invocations, invocation_id, row)
+        finally:
+            stripe.release()
+        return True
 
     cdef inline object _row(self, str invocation_id):
         return _get(self._stripe(invocation_id).invocations, invocation_id, None)
@@ -643,22 +672,29 @@ cdef class Store:
         Runtime complexity: amortised `O(log(n))` per invocation for `n` records
         (`O(k)` per invocation with `k` records when several ids are given)
         """
-        cdef tuple ids = _ids(invocation_ids, "invocation_ids")
+        cdef tuple ids = None
+        cdef str single = None
+        if type(invocation_ids) is list and len(<list>invocation_ids) == 1:
+            single = _id((<list>invocation_ids)[0], "invocation_ids[0]")  # the common case: no copy
+        else:
+            ids = _ids(invocation_ids, "invocation_ids")
         cdef long long at = _micros(timestamp, "timestamp")
         cdef unsigned long long flag = (
             1 if final is True else 0 if final is False else check_flag(final, "final")
         )
         cdef _Stripe stripe
         cdef tuple stripes
-        if not ids:
-            return
+        if ids is not None and len(ids) < 2:
+            if not ids:
+                return
+            single = <str>ids[0]
         cdef bint evicting = flag and self._evicting
         now = self._now() if evicting else 0
-        if len(ids) == 1:
-            stripe = self._stripe(<str>ids[0])
+        if single is not None:
+            stripe = self._stripe(single)
             stripe.acquire()
             try:
-                self._add_one(stripe, <str>ids[0], at, record, flag)
+                self._add_one(stripe, single, at, record, flag)
             finally:
                 stripe.release()
         else:
@@ -669,7 +705,7 @@ cdef class Store:
             finally:
                 _release_all(stripes)
         if evicting:
-            self._evict(now, EVICTIONS_PER_FINAL * len(ids))
+            self._evict(now, EVICTIONS_PER_FINAL * (1 if single is not None else len(ids)))
 
     cdef inline _Entry _next_entry(self, _Stripe stripe, str invocation_id, long long at, object record,
                                    unsigned long long flag):

@@ -17,6 +17,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 
+from pynenc.exceptions import InvocationNotFoundError
 from pynenc.invocation.status import InvocationStatus
 from pynenc.models.call_dto import CallDTO
 from pynenc.models.invocation_dto import InvocationDTO
@@ -26,6 +27,7 @@ from pynenc.types import Params, Result
 from ._store import Store, micros
 from .config import ConfigStateBackendFastMem, store_retention
 from .progress import show_progress
+from .shortcuts import Rebuilder
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
@@ -51,21 +53,34 @@ EXPORT_PROGRESS_FROM = 10_000
 # them straight to its store's method, which skips the adapter's Python frame,
 # most of the cost of a point operation. The class keeps them for the API, and
 # for live mode, where the store may hold objects these must convert.
+# (_get_result is not among them: a result may be kept unserialized, see KeptResult.)
 DIRECT_METHODS = {
     "_get_invocation": "get_invocation",
     "_get_history": "get_history",
-    "_get_result": "get_result",
     "_set_result": "set_result",
     "_get_exception": "get_exception",
     "_set_exception": "set_exception",
     "_get_runner_context": "get_runner_context",
     "_get_runner_contexts": "get_runner_contexts",
 }
-CONVERTED_IN_LIVE_MODE = {"_get_invocation", "_get_result"}
+CONVERTED_IN_LIVE_MODE = {"_get_invocation"}
+
+#: Results of these exact types are kept as themselves by default (see ``KeptResult``).
+SCALAR_RESULTS = frozenset({bool, float, type(None)})
+#: pynenc's own serializers, whose round trip gives back an equal scalar.
+SERIALIZERS_KEEPING_SCALARS = frozenset({"JsonSerializer", "PickleSerializer", "JsonPickleSerializer"})
 
 
-class LiveValue:
-    """A result stored as the object itself (live mode), told apart from a serialized one."""
+class KeptResult:
+    """A result kept as the object itself rather than serialized, serialized only if asked.
+
+    In live mode every result is kept so. By default, so is a result of exact type
+    ``bool``, ``float``, ``None`` or a 64-bit ``int`` when the app serializes with
+    one of pynenc's serializers and its client data store keeps short values inline:
+    serializing and deserializing such a value gives back an equal one, and nothing
+    is stored elsewhere on the way, so ``get_result`` skips both and returns what
+    pynenc's round trip would.
+    """
 
     __slots__ = ("value",)
 
@@ -90,6 +105,27 @@ def _row(value: Any, source: Any) -> InvocationRow:
         source.parent_event_id,
         None if workflow is None else workflow.workflow_id,
         None if workflow is None else workflow.workflow_type.key,
+    )
+
+
+def _stored_as(value: Any, invocation: Any) -> bool:
+    """Whether ``value``, a stored DTO pair, was made from ``invocation`` as it stands.
+
+    True only when every field its DTOs take from it is the very object stored;
+    reads pynenc's private call attributes, and is False when they are missing.
+    """
+    if type(value) is not tuple:
+        return False
+    inv_dto, call_dto = value
+    call = invocation.call
+    return (
+        inv_dto.call_id is getattr(call, "_call_id", None)
+        and call_dto.call_id is inv_dto.call_id
+        and call_dto.serialized_arguments is getattr(call, "_serialized_arguments", None)
+        and inv_dto.parent_invocation_id is invocation.parent_invocation_id
+        and inv_dto.parent_event_id is invocation.parent_event_id
+        and inv_dto.workflow is invocation.workflow
+        and inv_dto.invocation_id == invocation.invocation_id
     )
 
 
@@ -138,9 +174,29 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
         self._store = self.store_cls(retention=retention, max_finished=max_finished)
         self._final_statuses = InvocationStatus.get_final_statuses()
         self._live = self.conf.live_invocations
+        self._rebuild = Rebuilder(app)
         for method, store_method in DIRECT_METHODS.items():
             if not (self._live and method in CONVERTED_IN_LIVE_MODE):
                 setattr(self, method, getattr(self._store, store_method))
+
+    @cached_property
+    def _keeps_scalars(self) -> bool:
+        """Whether scalar results can be kept unserialized (see ``KeptResult``); read on first use."""
+        serializer = type(self.app.serializer)
+        return (
+            serializer.__name__ in SERIALIZERS_KEEPING_SCALARS
+            and serializer.__module__.startswith("pynenc.")
+            and self.app.client_data_store.conf.min_size_to_cache >= 128
+        )
+
+    def _kept(self, result: Any) -> bool:
+        """Whether ``result`` is stored as itself rather than serialized."""
+        if self._live:
+            return True
+        kind = type(result)
+        if kind is int:
+            return -(2**63) <= result < 2**63 and self._keeps_scalars
+        return kind in SCALAR_RESULTS and self._keeps_scalars
 
     @cached_property
     def conf(self) -> ConfigStateBackendFastMem:
@@ -163,21 +219,39 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
         self._store.upsert_invocations([invocation_row(entry, index) for index, entry in enumerate(entries)])
 
     def upsert_invocations(self, invocations: list[DistributedInvocation[Params, Result]]) -> None:
-        """Store invocations: as DTO pairs, or in live mode the objects themselves."""
-        if not self._live:
-            super().upsert_invocations(invocations)
-            return
+        """Store invocations: as their DTO pairs, or in live mode the objects themselves.
+
+        As pynenc's base class does, each invocation is converted to its
+        ``(InvocationDTO, CallDTO)`` pair; but one whose stored DTOs were made
+        from the very same identity and argument objects it holds now is left
+        as it is stored: its DTOs would come out equal (they are frozen), and
+        pynenc upserts each invocation twice in a row.
+        """
         if not isinstance(invocations, (list, tuple)):
             raise TypeError(f"invocations must be a list, got {type(invocations).__name__}")
-        self._store.upsert_invocations([live_row(inv, index) for index, inv in enumerate(invocations)])
+        if self._live:
+            self._store.upsert_invocations([live_row(inv, index) for index, inv in enumerate(invocations)])
+            return
+        store = self._store
+        rows = []
+        for invocation in invocations:
+            if not _stored_as(store.get_invocation(invocation.invocation_id), invocation):
+                inv_dto = invocation.to_dto()
+                rows.append(_row((inv_dto, invocation.call.to_dto()), inv_dto))
+        if rows:
+            store.upsert_invocations(rows)
 
     def get_invocation(self, invocation_id: InvocationId) -> DistributedInvocation[Params, Result]:
-        """Return the invocation: rebuilt from its DTOs, or in live mode the stored object."""
-        if self._live:
-            value = self._store.get_invocation(invocation_id)
-            if value is not None and type(value) is not tuple:
-                return value  # type: ignore[no-any-return]
-        return super().get_invocation(invocation_id)
+        """Return the invocation: rebuilt from its DTOs (``shortcuts.Rebuilder``), or the live object.
+
+        :raises InvocationNotFoundError: if it was never stored, as pynenc's base class does
+        """
+        value = self._store.get_invocation(invocation_id)
+        if type(value) is tuple:
+            return self._rebuild(*value)
+        if value is None:
+            raise InvocationNotFoundError(invocation_id, "The invocation wasn't stored")
+        return value  # type: ignore[no-any-return]
 
     def _get_invocation(self, invocation_id: InvocationId) -> tuple[InvocationDTO, CallDTO] | None:
         """Return the stored DTO pair of ``invocation_id``, or ``None``."""
@@ -243,16 +317,16 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
     # Results and exceptions
 
     def set_result(self, invocation_id: InvocationId, result: Result) -> None:
-        """Store the result: serialized, or in live mode the object itself."""
-        if self._live:
-            self._store.set_result(invocation_id, LiveValue(result))
+        """Store the result: serialized, or kept as the object itself (see ``KeptResult``)."""
+        if self._kept(result):
+            self._store.set_result(invocation_id, KeptResult(result))
         else:
             super().set_result(invocation_id, result)
 
     def get_result(self, invocation_id: InvocationId) -> Result:
-        """Return the result: deserialized, or the object itself if stored live."""
+        """Return the result: deserialized, or the object itself if it was kept."""
         value = self._store.get_result(invocation_id)
-        if type(value) is LiveValue:
+        if type(value) is KeptResult:
             return value.value  # type: ignore[no-any-return]
         return self.app.client_data_store.deserialize(value)  # type: ignore[no-any-return]
 
@@ -261,7 +335,7 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
         return self._serialized(self._store.get_result(invocation_id))
 
     def _serialized(self, value: Any) -> str:
-        if type(value) is LiveValue:
+        if type(value) is KeptResult:
             return self.app.client_data_store.serialize(value.value)
         return value  # type: ignore[no-any-return]
 

@@ -1,0 +1,166 @@
+"""The default mode's shortcuts give callers exactly what pynenc's base class would.
+
+``get_invocation`` (``shortcuts.Rebuilder``), re-upserting an unchanged invocation, and
+keeping scalar results unserialized: each is
+compared with pynenc's own way, attribute by attribute, and what a caller gets is mutated
+to check that nothing stored changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pynenc import Pynenc
+from pynenc.exceptions import InvocationNotFoundError
+from pynenc.identifiers.call_id import CallId
+from pynenc.identifiers.task_id import TaskId
+from pynenc.invocation.status import InvocationStatus
+from pynenc.models.call_dto import CallDTO
+from pynenc.models.invocation_dto import InvocationDTO
+from pynenc.state_backend.base_state_backend import BaseStateBackend
+from pynenc.workflow import WorkflowIdentity
+
+from pynenc_fastmem import FastMemStateBackend, shortcuts
+from pynenc_fastmem.state_backend import KeptResult
+
+SQUARE = TaskId("pynenc_fastmem.demo", "square")
+WORKFLOW = TaskId("pynenc_fastmem.demo", "sum_of_squares")
+_apps = iter(range(10**6))
+
+
+def backend(**config: Any) -> FastMemStateBackend:
+    return FastMemStateBackend(Pynenc(config_values={"app_id": f"shortcuts-{next(_apps)}", **config}))
+
+
+def pair(
+    number: int,
+    task: TaskId = SQUARE,
+    parent: str | None = None,
+    event: str | None = None,
+    workflow: WorkflowIdentity | None = None,
+) -> tuple[InvocationDTO, CallDTO]:
+    call_id = CallId(task_id=task, args_id=f"args-{number}")
+    return (
+        InvocationDTO(
+            invocation_id=f"inv-{number}",
+            call_id=call_id,
+            workflow=workflow,
+            parent_invocation_id=parent,
+            parent_event_id=event,
+        ),
+        CallDTO(call_id=call_id, serialized_arguments={"x": str(number)}),
+    )
+
+
+ROOT = WorkflowIdentity(workflow_id="inv-10", workflow_type=WORKFLOW)
+PAIRS = [
+    pair(1),
+    pair(2),
+    pair(3, parent="inv-1", event="event-1"),
+    pair(10, task=WORKFLOW, workflow=ROOT),
+    pair(11, parent="inv-10", workflow=ROOT),
+    pair(12, task=WORKFLOW, workflow=ROOT),
+]
+
+
+def attributes(invocation: Any) -> dict[str, Any]:
+    """An invocation's attributes, its call's compared by theirs."""
+    found = dict(vars(invocation))
+    found["_call"] = (type(invocation.call), vars(invocation.call))
+    return found
+
+
+def test_get_invocation_equals_pynenc_rebuild_attribute_by_attribute() -> None:
+    fast = backend()
+    fast._upsert_invocations(PAIRS)
+    for inv_dto, _ in PAIRS * 2:  # the second pass reads through each task's template
+        ours = fast.get_invocation(inv_dto.invocation_id)
+        theirs = BaseStateBackend.get_invocation(fast, inv_dto.invocation_id)
+        assert type(ours) is type(theirs)
+        assert list(vars(ours)) == list(vars(theirs))
+        assert attributes(ours) == attributes(theirs)
+        assert ours.to_dto() == theirs.to_dto() == inv_dto
+
+
+def test_a_rebuilt_invocation_is_fresh_and_changing_it_changes_nothing_stored() -> None:
+    fast = backend()
+    fast._upsert_invocations(PAIRS)
+    fast.get_invocation("inv-1")  # make the template
+    first, second = fast.get_invocation("inv-2"), fast.get_invocation("inv-2")
+    assert first is not second and first.call is not second.call
+    first.call.arguments.kwargs["x"] = "changed"
+    first._result, first._cached_status, first._num_retries = "result", InvocationStatus.RUNNING, 3
+    first.workflow = ROOT
+    first.call._serialized_arguments = {"x": "other"}
+    third = fast.get_invocation("inv-2")
+    assert attributes(third) == attributes(BaseStateBackend.get_invocation(fast, "inv-2"))
+    assert third.call.arguments.kwargs == {"x": 2}
+    assert fast._get_invocation("inv-2") == PAIRS[1]
+
+
+def test_a_workflow_task_without_a_workflow_fails_as_pynenc_does() -> None:
+    fast = backend()
+    fast._upsert_invocations([PAIRS[3], pair(13, task=WORKFLOW)])
+    fast.get_invocation("inv-10")  # the workflow task's template
+    with pytest.raises(ValueError, match="requires a workflow identity"):
+        BaseStateBackend.get_invocation(fast, "inv-13")
+    with pytest.raises(ValueError, match="requires a workflow identity"):
+        fast.get_invocation("inv-13")
+    with pytest.raises(InvocationNotFoundError):
+        fast.get_invocation("never-stored")
+
+
+def test_objects_with_other_attributes_are_left_to_pynenc(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pynenc that set one more attribute: the template is refused and pynenc rebuilds."""
+    monkeypatch.setattr(shortcuts, "INVOCATION_ATTRIBUTES", shortcuts.INVOCATION_ATTRIBUTES | {"new"})
+    fast = backend()
+    fast._upsert_invocations(PAIRS)
+    fast.get_invocation("inv-1")
+    assert fast._rebuild._templates[SQUARE] is None
+    assert attributes(fast.get_invocation("inv-2")) == attributes(
+        BaseStateBackend.get_invocation(fast, "inv-2")
+    )
+
+
+def test_an_unchanged_invocation_upserted_again_keeps_its_stored_dtos() -> None:
+    fast = backend()
+    fast._upsert_invocations(PAIRS[:1])
+    invocation = fast.get_invocation("inv-1")
+    stored = fast._get_invocation("inv-1")
+    fast.upsert_invocations([invocation])
+    assert fast._get_invocation("inv-1") is stored  # same objects: its DTOs would come out equal
+    invocation.workflow = ROOT  # now it differs: converted and stored again
+    fast.upsert_invocations([invocation])
+    assert fast._get_invocation("inv-1")[0].workflow == ROOT
+    assert fast.get_invocation("inv-1").workflow == ROOT
+    assert list(fast.get_invocation_ids_by_workflow(workflow_id="inv-10")) == ["inv-1"]
+
+
+@pytest.mark.parametrize("value", [0, -7, 2**62, 1.5, float("-inf"), True, False, None])
+def test_scalar_results_are_kept_and_read_as_their_round_trip(value: Any) -> None:
+    fast = backend()
+    fast.set_result("inv-1", value)
+    assert type(fast._store.get_result("inv-1")) is KeptResult
+    expected = fast.app.client_data_store.deserialize(fast.app.client_data_store.serialize(value))
+    answer = fast.get_result("inv-1")
+    assert type(answer) is type(expected) and answer == expected
+    assert fast._get_result("inv-1") == fast.app.client_data_store.serialize(value)
+
+
+@pytest.mark.parametrize("value", ["text", [1, 2], {"a": 1}, 2**70, (1, 2)])
+def test_other_results_are_serialized_as_pynenc_does(value: Any) -> None:
+    fast = backend()
+    fast.set_result("inv-1", value)
+    assert fast._store.get_result("inv-1") == fast.app.client_data_store.serialize(value)
+    first = fast.get_result("inv-1")
+    assert first == fast.app.client_data_store.deserialize(fast.app.client_data_store.serialize(value))
+    if isinstance(first, list):
+        first.append("changed")
+        assert fast.get_result("inv-1") == value
+
+
+def test_scalars_are_serialized_when_the_client_data_store_could_move_them_out() -> None:
+    fast = backend(min_size_to_cache=8)
+    fast.set_result("inv-1", 5)
+    assert fast._store.get_result("inv-1") == fast.app.client_data_store.serialize(5)
