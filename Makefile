@@ -16,7 +16,7 @@ FT_VENV := .venv-ft
 FT_PYTHON := $(FT_VENV)/bin/python
 
 .PHONY: install test test-debug test-cython test-python test-live test-freethreaded demo bench \
-	bench-freethreaded wheel test-wheel test-sdist lint clean
+	bench-compare bench-quick bench-baseline bench-freethreaded wheel test-wheel test-sdist lint clean
 
 install: $(VENV)/.installed
 
@@ -106,6 +106,29 @@ bench: $(BENCH_VENV)/.installed
 	$(BENCH_PYTHON) benchmarks/plot_scaling.py .benchmarks/latest.json docs/scaling.png
 	$(BENCH_PYTHON) benchmarks/plot_retention.py .benchmarks/latest.json docs/retention.png
 	$(BENCH_PYTHON) benchmarks/plot_threads.py docs/threads.png .benchmarks/latest.json $(wildcard .benchmarks/freethreaded.json)
+
+# This tree beside the package as it was at BEFORE (a commit), in one run: the point and write
+# operations, time ranges, memory and replays, into docs/benchmarks-before-after.md.
+BEFORE ?= HEAD~1
+bench-compare: $(BENCH_VENV)/.installed
+	tools/build-before.sh $(BEFORE) .benchmarks/before $(VENV_PYTHON)
+	mkdir -p .benchmarks docs
+	PYTHONPATH=.benchmarks/before FASTMEM_BENCH_BEFORE=1 $(BENCH_PYTHON) -m pytest benchmarks/test_operations.py \
+		benchmarks/test_timerange.py benchmarks/test_memory.py benchmarks/test_replay.py -q \
+		--benchmark-min-time=0.00005 --benchmark-json=.benchmarks/compare.json $(BENCH_ARGS)
+	$(BENCH_PYTHON) benchmarks/report.py .benchmarks/compare.json > docs/benchmarks-before-after.md
+
+# The CI gate (at most 5 minutes): the ratios that matter, compared with benchmarks/baseline.json;
+# fails on any ratio 25% worse. `make bench-baseline` writes a new baseline from a run.
+bench-quick: $(BENCH_VENV)/.installed
+	mkdir -p .benchmarks
+	$(BENCH_PYTHON) -m pytest benchmarks/test_gate.py -q --benchmark-json=.benchmarks/quick.json $(BENCH_ARGS)
+	$(BENCH_PYTHON) benchmarks/gate.py .benchmarks/quick.json benchmarks/baseline.json
+
+bench-baseline: $(BENCH_VENV)/.installed
+	mkdir -p .benchmarks
+	$(BENCH_PYTHON) -m pytest benchmarks/test_gate.py -q --benchmark-json=.benchmarks/quick.json $(BENCH_ARGS)
+	$(BENCH_PYTHON) benchmarks/gate.py .benchmarks/quick.json benchmarks/baseline.json --write
 
 # The benchmarks that threads make or break, on 3.14t: docs/benchmarks-freethreaded.md, and
 # docs/threads.png beside the GIL build's run of `make bench` when there is one.

@@ -8,7 +8,10 @@ The backends of one benchmark run side by side in one session:
 - ``fastmem-live``: the same with ``live_invocations`` on (public methods only);
 - ``fastmem-python``: FastMemStateBackend on the pure-Python store;
 - ``sqlite``: pynenc's ``SQLiteStateBackend`` on a temporary file;
-- ``rustvello``: pynenc-rustvello's ``RustMemStateBackend`` where it can be constructed.
+- ``rustvello``: pynenc-rustvello's ``RustMemStateBackend`` where it can be constructed;
+- ``fastmem-before``: FastMemStateBackend as it was at another commit, when
+  ``FASTMEM_BENCH_BEFORE`` is set and ``pynenc_fastmem_before`` is importable
+  (``make bench-compare BEFORE=<commit>`` builds it and sets both).
 
 A backend that cannot run a benchmark is skipped with the reason, and the report
 prints that reason in its table.
@@ -36,9 +39,10 @@ from pynenc.workflow import WorkflowIdentity
 
 from pynenc_fastmem import FastMemStateBackend, _store_py
 
-BACKENDS = ["mem", "fastmem", "fastmem-python", "sqlite", "rustvello"]
+BEFORE = ["fastmem-before"] if os.environ.get("FASTMEM_BENCH_BEFORE") else []
+BACKENDS = ["mem", "fastmem", *BEFORE, "fastmem-python", "sqlite", "rustvello"]
 # Live mode changes only what the public methods do, so only they measure it.
-PUBLIC_BACKENDS = ["mem", "fastmem", "fastmem-live", "fastmem-python", "sqlite", "rustvello"]
+PUBLIC_BACKENDS = ["mem", "fastmem", *BEFORE, "fastmem-live", "fastmem-python", "sqlite", "rustvello"]
 WITH_FLOOR = ["dict", *BACKENDS]
 DAY_START = datetime(2026, 1, 1, tzinfo=UTC)
 # A real task, so that rebuilding an invocation from its DTOs can import it.
@@ -70,6 +74,12 @@ def make_backend(name: str) -> BaseStateBackend:
         return backend
     if name == "fastmem-python":
         return FastMemPythonStoreBackend(new_app())
+    if name == "fastmem-before":
+        try:
+            from pynenc_fastmem_before.state_backend import FastMemStateBackend as Before
+        except ImportError as error:
+            pytest.skip(f"pynenc_fastmem_before is not built: {error}")
+        return Before(new_app())  # type: ignore[no-any-return]
     if name == "fastmem-live":
         return FastMemStateBackend(new_app(live_invocations=True))
     if name == "sqlite":

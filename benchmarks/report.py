@@ -18,6 +18,7 @@ COLUMNS = [
     "dict",
     "mem",
     "fastmem",
+    "fastmem-before",
     "fastmem-live",
     "fastmem-retention",
     "fastmem-python",
@@ -30,6 +31,8 @@ THROUGHPUT = ("writes_per_second", "tasks_per_second", "invocations_per_second")
 def figure(benchmark: dict[str, Any]) -> tuple[float, str]:
     """The figure a benchmark reports, and its unit."""
     extra = benchmark["extra_info"]
+    if "replay_seconds" in extra:
+        return extra["replay_seconds"], "s"
     if "bytes_per_invocation" in extra:
         return extra["bytes_per_invocation"], "bytes"
     for key in THROUGHPUT:
@@ -81,6 +84,34 @@ def scaling_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def replay_methods_table(results: dict[str, Any]) -> str:
+    """Per trace, each method's time against MemStateBackend's, for each FastMemStateBackend mode."""
+    replays: dict[str, dict[str, dict[str, Any]]] = {}
+    for benchmark in results["benchmarks"]:
+        extra = benchmark["extra_info"]
+        if "per_method" in extra:
+            replays.setdefault(benchmark["group"], {})[extra["backend"]] = extra
+    modes = ["fastmem", "fastmem-live", "fastmem-python"]
+    lines = [
+        "| trace | method | calls | mem | " + " | ".join(modes) + " |",
+        "|---|---|---|---|" + "---|" * len(modes),
+    ]
+    for group, row in replays.items():
+        mem = row.get("mem")
+        if mem is None:
+            continue
+        for method, seconds in sorted(mem["per_method"].items(), key=lambda item: -item[1]):
+            calls = mem["calls"][method]
+            cells = [
+                f"{row[mode]['per_method'][method] / seconds:.2f}×" if mode in row else "-" for mode in modes
+            ]
+            lines.append(
+                f"| {group.split(' (')[0].removeprefix('replay: ')} | `{method}` | {calls:,} | "
+                f"{seconds / calls * 1e6:.2f} µs | " + " | ".join(cells) + " |"
+            )
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
 def table(results: dict[str, Any]) -> str:
     """The Markdown table of every group in ``results`` but the scaling runs."""
     groups: dict[str, dict[str, tuple[float, str]]] = {}
@@ -115,6 +146,13 @@ def main(path: str) -> None:
     print(f"Python {machine.get('python_version', '?')} on {machine.get('cpu', {}).get('brand_raw', '?')}, ")
     print(f"{results.get('datetime', '?')}. Ratios are to MemStateBackend in the same run (×).\n")
     print(table(results))
+    methods = replay_methods_table(results)
+    if methods:
+        print(
+            "\nReplays, method by method: MemStateBackend's time per call, and each mode's total "
+            "time in the method against MemStateBackend's (median round):\n"
+        )
+        print(methods)
     scaling = scaling_table(results)
     if scaling:
         print(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import warnings
 from typing import Any
 
@@ -39,17 +40,25 @@ def _double(x: int) -> int:
     return 2 * x
 
 
-def _run(app: Pynenc) -> None:
+def _run(app: Pynenc, tasks: int = TASKS) -> None:
     task = app.task(_double)
     warnings.filterwarnings("ignore", "Running in a secondary thread", UserWarning)
     runner = threading.Thread(target=app.runner.run, daemon=True)
     runner.start()
     try:
-        invocations = [task(i) for i in range(TASKS)]
-        assert [invocation.result for invocation in invocations] == [2 * i for i in range(TASKS)]
+        invocations = [task(i) for i in range(tasks)]
+        assert [invocation.result for invocation in invocations] == [2 * i for i in range(tasks)]
     finally:
         app.runner.stop_runner_loop()
         runner.join(timeout=10)
+
+
+def run_tasks(name: str, tasks: int) -> float:
+    """Seconds a fresh app on backend ``name`` takes to run ``tasks`` tasks and read their results."""
+    app = _app(name)
+    started = time.perf_counter()
+    _run(app, tasks)
+    return time.perf_counter() - started
 
 
 @pytest.mark.parametrize("name", PUBLIC_BACKENDS)
