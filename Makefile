@@ -3,6 +3,8 @@
 # its compiled core (a failed build is an error here).
 
 VENV := .venv
+# The Cython that builds the compiled core: pyproject.toml's build requirement, which says why.
+CYTHON := 'Cython>=3.1,<3.3'
 VENV_PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?=
 # The benchmarks get their own environment: pynenc-rustvello registers pynenc
@@ -24,7 +26,7 @@ $(VENV)/.installed: pyproject.toml setup.py src/pynenc_fastmem/_store_c.pyx
 	@python=$$(tools/find-python.sh) || exit 1; \
 	if [ ! -x $(VENV_PYTHON) ]; then echo "Creating $(VENV) with $$python"; "$$python" -m venv $(VENV); fi
 	$(VENV_PYTHON) -m pip install --quiet --upgrade pip
-	$(VENV_PYTHON) -m pip install --quiet setuptools 'Cython>=3.1'
+	$(VENV_PYTHON) -m pip install --quiet setuptools $(CYTHON)
 	PYNENC_FASTMEM_REQUIRE_EXTENSIONS=1 $(VENV_PYTHON) -m pip install --quiet -e '.[test]'
 	touch $@
 
@@ -70,7 +72,7 @@ FT_TEST_DEPS := 'cistell==0.0.7' croniter jsonpickle pyyaml typing-extensions 's
 $(FT_VENV)/.installed: pyproject.toml setup.py tools/find-python-ft.sh
 	@python_ft=$$(tools/find-python-ft.sh) || exit 1; \
 	if [ ! -x $(FT_PYTHON) ]; then echo "Creating $(FT_VENV) with $$python_ft"; "$$python_ft" -m venv $(FT_VENV); fi
-	$(FT_PYTHON) -m pip install --quiet --upgrade pip setuptools 'Cython>=3.1'
+	$(FT_PYTHON) -m pip install --quiet --upgrade pip setuptools $(CYTHON)
 	$(FT_PYTHON) -m pip install --quiet --no-deps 'pynenc==0.4.0'
 	$(FT_PYTHON) -m pip install --quiet $(FT_TEST_DEPS)
 	touch $@
