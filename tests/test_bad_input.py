@@ -32,6 +32,7 @@ TABLE: dict[str, tuple[tuple[Any, ...], dict[int, tuple[str, list[Any]]]]] = {
         },
     ),
     "evict": ((1,), {0: ("limit", NOT_BATCH_SIZE)}),
+    "was_evicted": (("a",), {0: ("invocation_id", NOT_STR)}),
     "items": (("invocations",), {0: ("kind", [None, "invocation", 1, "HISTORIES"])}),
     "get_history": (("a",), {0: ("invocation_id", NOT_STR)}),
     "history_in_range": (

@@ -199,6 +199,49 @@ def test_an_id_written_again_after_eviction_starts_afresh(store_module: ModuleTy
     store._check()
 
 
+def test_each_eviction_is_told_after_the_locks_are_released(store_module: ModuleType) -> None:
+    told: list[list[str]] = []
+
+    def on_evict(evicted_ids: list[str]) -> None:
+        told.append(evicted_ids)
+        store.upsert_invocations([row(f"written-while-told-{len(told)}")])  # would deadlock under a lock
+        assert store.get_invocation(evicted_ids[0]) is None
+
+    store = store_module.Store(max_finished=1, on_evict=on_evict)
+    for number, at in enumerate([10, 20, 30]):
+        run(store, f"i{number}", at)
+    assert told == [["i0"], ["i1"]]
+    assert store.evict(10) == 0 and told == [["i0"], ["i1"]]  # nothing evicted, nobody told
+    store._check()
+
+
+def test_an_exception_from_on_evict_propagates_and_the_eviction_stands(store_module: ModuleType) -> None:
+    def on_evict(evicted_ids: list[str]) -> None:
+        raise RuntimeError(f"told of {evicted_ids}")
+
+    store = store_module.Store(max_finished=0, on_evict=on_evict)
+    with pytest.raises(RuntimeError, match=r"told of \['a'\]"):
+        run(store, "a", 10)
+    assert gone(store, "a") and store.was_evicted("a")
+    store._check()
+
+
+def test_on_evict_must_be_callable(store_module: ModuleType) -> None:
+    with pytest.raises(TypeError, match="on_evict must be callable, got int"):
+        store_module.Store(on_evict=1)
+
+
+def test_the_store_remembers_the_latest_evicted_ids(store_module: ModuleType, monkeypatch: Any) -> None:
+    monkeypatch.setattr(store_module, "EVICTED_IDS_REMEMBERED", 3)
+    store = store_module.Store(max_finished=0)
+    for number in range(5):
+        run(store, f"i{number}", 10 * number + 10)
+    assert [store.was_evicted(f"i{n}") for n in range(5)] == [False, False, True, True, True]
+    assert not store.was_evicted("never-stored")
+    run(store, "i4", 100)  # stored and evicted again: remembered once more, the oldest forgotten
+    assert [store.was_evicted(f"i{n}") for n in range(5)] == [False, False, False, True, True]
+
+
 def test_stats_count_everything_held(store: Store) -> None:
     run(store, "a", 10, workflow="w")
     start(store, "b", 5, parent="a")

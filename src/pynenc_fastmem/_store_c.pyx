@@ -64,6 +64,7 @@ from sortedcontainers import SortedList
 from ._invariants import StoreState, StripeState, check_invariants
 from ._store_common import (
     DEFAULT_STRIPES,
+    EVICTED_IDS_REMEMBERED,
     EVICTIONS_PER_FINAL,
     ITEM_KINDS,
     MAX_MICROS,
@@ -78,6 +79,7 @@ from ._store_common import (
     check_optional_id,
     check_rows,
     check_store_options,
+    EvictionLog,
 )
 from ._store_common import micros as _python_micros
 
@@ -312,7 +314,18 @@ cdef inline bint _is_plain_row(object row):
 
 cdef inline bint _is_unrelated_row(object row):
     """A plain row (``_is_plain_row``) naming no parent, event or workflow."""
-    return _is_plain_row(row) and (<tuple>row)[2] is None and (<tuple>row)[3] is None and (<tuple>row)[4] is None
+    if not _is_plain_row(row):
+        return False
+    cdef tuple t = <tuple>row
+    return t[2] is None and t[3] is None and t[4] is None
+
+
+cdef inline bint _same_key(object key, object row, Py_ssize_t column) noexcept:
+    """Whether ``row`` (a checked row, or None) has ``key`` in ``column``: ids are exact ``str``."""
+    if row is None:
+        return False
+    other = (<tuple>row)[column]
+    return key is other or (other is not None and <str>key == <str>other)
 
 
 cdef list _rows(object rows):
@@ -409,6 +422,8 @@ cdef class Store:
     :param max_finished: evict the oldest finished invocations beyond this
         many; ``None`` sets no limit.
     :param clock: returns the time now in microseconds; the wall clock by default.
+    :param on_evict: called with the ids of the invocations each eviction removed,
+        after the store's locks are released, in the thread that evicted.
     """
 
     #: Bytes of the store's own structures per item (not the values), measured with
@@ -447,11 +462,13 @@ cdef class Store:
     cdef object _max_finished
     cdef object _clock
     cdef bint _evicting
+    cdef object _eviction_log
 
-    def __init__(self, stripes=DEFAULT_STRIPES, retention=None, max_finished=None, clock=None):
+    def __init__(self, stripes=DEFAULT_STRIPES, retention=None, max_finished=None, clock=None, on_evict=None):
         stripes, self._retention, self._max_finished, self._clock = check_store_options(
-            stripes, retention, max_finished, clock
+            stripes, retention, max_finished, clock, on_evict
         )
+        self._eviction_log = EvictionLog(on_evict, EVICTED_IDS_REMEMBERED)
         self._evicting = self._retention is not None or self._max_finished is not None
         self._mask = stripes - 1
         self._shift = stripes.bit_length()
@@ -490,7 +507,6 @@ cdef class Store:
         """
         cdef list checked, seen, keys
         cdef tuple stripes, row
-        cdef Py_ssize_t column
         if type(rows) is list and len(<list>rows) == 1 and _is_unrelated_row((<list>rows)[0]):
             if self._upsert_unrelated(<tuple>(<list>rows)[0]):
                 return
@@ -564,7 +580,7 @@ cdef class Store:
             PyDict_SetItem(self._stripe(invocation_id).invocations, invocation_id, row)
         for column in range(2, 6):
             key = row[column]
-            if key is None or (old is not None and (key is (<tuple>old)[column] or key == (<tuple>old)[column])):
+            if key is None or _same_key(key, old, column):
                 continue
             index = <dict>(<_Stripe>self._stripe(<str>key)).relations[column - 2]
             members = _get(index, key, None)
@@ -587,7 +603,7 @@ cdef class Store:
                 PyDict_SetItem(invocations, invocation_id, old)  # an existing key: no allocation
         for column in range(2, 6):
             key = row[column]
-            if key is None or (old is not None and (key is (<tuple>old)[column] or key == (<tuple>old)[column])):
+            if key is None or _same_key(key, old, column):
                 continue
             index = <dict>(<_Stripe>self._stripe(<str>key)).relations[column - 2]
             _remove_member(index, key, invocation_id)
@@ -600,7 +616,7 @@ cdef class Store:
         cdef str invocation_id = <str>old[0]
         for column in range(2, 6):
             old_key = old[column]
-            if old_key is None or (row is not None and (old_key is (<tuple>row)[column] or old_key == (<tuple>row)[column])):
+            if old_key is None or _same_key(old_key, row, column):
                 continue
             _remove_member(
                 <dict>(<_Stripe>self._stripe(<str>old_key)).relations[column - 2], old_key, invocation_id
@@ -807,7 +823,8 @@ cdef class Store:
             stripe = self._stripe(invocation_id)
             old = olds[invocation_id]
             stripe.finished += _final(history) - (0 if old is None else _final(<list>old))
-            if stripe.held and history[len(history) - 1] is not (None if old is None else (<list>old)[len(<list>old) - 1]):
+            old_last = None if old is None else (<list>old)[len(<list>old) - 1]
+            if stripe.held and history[len(history) - 1] is not old_last:
                 if PyDict_Contains(stripe.held, invocation_id):
                     PyDict_DelItem(stripe.held, invocation_id)
         for entry in added:
@@ -859,7 +876,8 @@ cdef class Store:
                 if taken and not lost:
                     _index_merge(self._time_index, taken)
                     if self._evicting:
-                        _index_merge(self._eviction_queue, [entry for entry in taken if (<_Entry>entry).seq & 1])
+                        finals = [entry for entry in taken if (<_Entry>entry).seq & 1]
+                        _index_merge(self._eviction_queue, finals)
             self._indexes_stale = lost
         if self._indexes_stale:
             if stripes_locked:
@@ -1293,8 +1311,18 @@ cdef class Store:
             evicted = self._evict_locked(now, count, displaced)
         finally:
             self._unlock_all()
-        del displaced
+        if displaced:
+            evicted_ids = [(<_Entry>(<list>(<tuple>removed)[1])[0]).invocation_id for removed in displaced]
+            del displaced  # the values go before anyone is told
+            self._eviction_log.record(evicted_ids)
         return evicted
+
+    def was_evicted(self, invocation_id):
+        """Whether ``invocation_id`` is among the last ``EVICTED_IDS_REMEMBERED`` ids evicted.
+
+        Runtime complexity: `O(1)`
+        """
+        return _id(invocation_id, "invocation_id") in self._eviction_log
 
     cdef Py_ssize_t _evict_locked(self, object now, Py_ssize_t limit, list displaced) except -1:
         self._refresh_indexes(True)

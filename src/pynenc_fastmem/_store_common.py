@@ -7,14 +7,40 @@ same input with the same messages.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 InvocationRow = tuple[str, Any, str | None, str | None, str | None, str | None]
 """One invocation to upsert:
 ``(invocation_id, value, parent_id, parent_event_id, workflow_id, workflow_type)``."""
+
+
+class StoreStats(TypedDict):
+    """What ``Store.stats()`` and ``FastMemStateBackend.stats()`` count."""
+
+    #: upserted invocations
+    invocations: int
+    #: invocations whose latest history record is final
+    finished: int
+    results: int
+    exceptions: int
+    #: length of the ``str``/``bytes`` results and exceptions
+    value_bytes: int
+    #: workflow ids with a stored member
+    workflows: int
+    #: due finished invocations kept for an unfinished parent or workflow root
+    held: int
+    history_records: int
+    #: invocations evicted by retention since the store was created or purged
+    evictions: int
+    runner_contexts: int
+    #: an estimate of the bytes held (see ``stats()``)
+    bytes: int
+
 
 DEFAULT_STRIPES = 16
 
@@ -28,6 +54,9 @@ READ_CHUNK = 1024
 # A write of final records evicts up to this many invocations per final record it adds,
 # so eviction keeps ahead of new finished invocations and drains a backlog step by step.
 EVICTIONS_PER_FINAL = 2
+
+#: How many of the most recently evicted ids a store remembers (``Store.was_evicted``).
+EVICTED_IDS_REMEMBERED = 100_000
 
 #: The kinds of item ``Store.items`` yields.
 ITEM_KINDS = (
@@ -200,9 +229,11 @@ def check_rows(rows: object) -> list[InvocationRow]:
 
 
 def check_store_options(
-    stripes: object, retention: object, max_finished: object, clock: object
+    stripes: object, retention: object, max_finished: object, clock: object, on_evict: object = None
 ) -> tuple[int, int | None, int | None, Callable[[], int]]:
     """Validate ``Store``'s arguments; return them with the default clock filled in."""
+    if on_evict is not None and not callable(on_evict):
+        raise TypeError(f"on_evict must be callable, got {type(on_evict).__name__}")
     if (
         not isinstance(stripes, int)
         or isinstance(stripes, bool)
@@ -218,3 +249,43 @@ def check_store_options(
         check_optional_count(max_finished, "max_finished"),
         wall_clock_micros if clock is None else clock,
     )
+
+
+class EvictionLog:
+    """The ids a store evicted most recently, and the callback told of each eviction.
+
+    Both stores call :meth:`record` after an eviction, once their locks are
+    released, so the callback may do anything, writes to the store included.
+    It remembers the last ``remembered`` ids, so that a read of one can say it
+    was evicted rather than never stored; it is a hint, not the store's state:
+    an exception while recording loses ids from it and nothing else.
+    """
+
+    def __init__(self, on_evict: Callable[[list[str]], object] | None, remembered: int) -> None:
+        self.on_evict = on_evict
+        self._remembered = remembered
+        self._order: deque[str] = deque()
+        self._counts: dict[str, int] = {}  # an id evicted, stored again and evicted again counts twice
+        self._lock = threading.Lock()
+
+    def record(self, evicted_ids: list[str]) -> None:
+        """Remember ``evicted_ids``, then call ``on_evict`` with them (its exceptions propagate)."""
+        with self._lock: self._remember(evicted_ids)  # fmt: skip
+        if self.on_evict is not None:
+            self.on_evict(evicted_ids)
+
+    def _remember(self, evicted_ids: list[str]) -> None:
+        order, counts = self._order, self._counts
+        for invocation_id in evicted_ids:
+            order += [invocation_id]
+            counts[invocation_id] = counts.get(invocation_id, 0) + 1
+        while len(order) > self._remembered:
+            oldest = order.popleft()
+            left = counts[oldest] - 1
+            if left:
+                counts[oldest] = left
+            else:
+                del counts[oldest]
+
+    def __contains__(self, invocation_id: object) -> bool:
+        return invocation_id in self._counts

@@ -60,13 +60,16 @@ from sortedcontainers import SortedList
 from ._invariants import StoreState, StripeState, check_invariants
 from ._store_common import (
     DEFAULT_STRIPES,
+    EVICTED_IDS_REMEMBERED,
     EVICTIONS_PER_FINAL,
     ITEM_KINDS,
     MAX_MICROS,
     MIN_MICROS,
     READ_CHUNK,
     RELATION_COLUMNS,
+    EvictionLog,
     InvocationRow,
+    StoreStats,
     check_batch_size,
     check_count,
     check_flag,
@@ -374,6 +377,8 @@ class Store:
     :param max_finished: evict the oldest finished invocations beyond this
         many; ``None`` sets no limit.
     :param clock: returns the time now in microseconds; the wall clock by default.
+    :param on_evict: called with the ids of the invocations each eviction removed,
+        after the store's locks are released, in the thread that evicted.
     """
 
     #: Bytes of the store's own structures per item (not the values), measured with
@@ -392,10 +397,12 @@ class Store:
         retention: int | None = None,
         max_finished: int | None = None,
         clock: Callable[[], int] | None = None,
+        on_evict: Callable[[list[str]], object] | None = None,
     ) -> None:
         stripes, self._retention, self._max_finished, self._clock = check_store_options(
-            stripes, retention, max_finished, clock
+            stripes, retention, max_finished, clock, on_evict
         )
+        self._eviction_log = EvictionLog(on_evict, EVICTED_IDS_REMEMBERED)
         self._evicting = self._retention is not None or self._max_finished is not None
         self._mask = stripes - 1
         self._shift = stripes.bit_length()
@@ -997,8 +1004,18 @@ class Store:
     def _evict(self, now: int, limit: int) -> int:
         displaced: list[Any] = []
         evicted = _locked(self._all_locks, self._evict_locked, now, limit, displaced)
-        del displaced
+        if displaced:
+            evicted_ids = [removed[1][0][2] for removed in displaced]
+            del displaced  # the values go before anyone is told
+            self._eviction_log.record(evicted_ids)
         return evicted
+
+    def was_evicted(self, invocation_id: str) -> bool:
+        """Whether ``invocation_id`` is among the last ``EVICTED_IDS_REMEMBERED`` ids evicted.
+
+        Runtime complexity: `O(1)`
+        """
+        return check_id(invocation_id, "invocation_id") in self._eviction_log
 
     def _evict_locked(self, now: int, limit: int, displaced: list[Any]) -> int:
         self._refresh_indexes(stripes_locked=True)
@@ -1118,7 +1135,7 @@ class Store:
 
     # Whole store
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> StoreStats:
         """Return counts of what the store holds, and an estimate of its bytes.
 
         ``invocations`` counts upserted rows; ``finished`` the invocations whose
@@ -1136,7 +1153,7 @@ class Store:
         counts["bytes"] = counts["value_bytes"] + sum(
             [counts[kind] * size for kind, size in self.ITEM_BYTES.items()]
         )
-        return counts
+        return counts  # type: ignore[return-value]  # built by name from _STRIPE_COUNTS
 
     def _counts(self) -> dict[str, int]:
         """The stats' counts, summed over the stripes; call with the index lock held."""
