@@ -1,8 +1,14 @@
 """FastMemStateBackend's retention settings, stats and export, on real pynenc apps."""
 
 import gc
+import importlib.util
 import io
+import os
+import shutil
+import socket
+import subprocess
 import threading
+import time
 import tracemalloc
 import warnings
 from collections.abc import Iterator
@@ -238,7 +244,6 @@ def test_export_copies_everything_into_sqlite(running: Pynenc, tmp_path: Path) -
         _ = failed.result
     source = running.state_backend
     assert isinstance(source, FastMemStateBackend)
-    workflow_id = next(iter(source.get_all_workflow_runs())).workflow_id
     source.set_workflow_data(next(iter(source.get_all_workflow_runs())), "note", {"kept": True})
     running.runner.stop_runner_loop()  # nothing is written while the export reads
     began, ended = began - timedelta(days=1), datetime.now(UTC) + timedelta(days=1)
@@ -257,8 +262,94 @@ def test_export_copies_everything_into_sqlite(running: Pynenc, tmp_path: Path) -
     assert counts["skipped_workflow_data"] == 0 and counts["workflow_data"] >= 1
     assert "export [" in stream.getvalue() and stream.getvalue().endswith("\n")
 
+    assert_same_contents(source, target, began, ended)
+    assert target.get_exception(failed.invocation_id).args == ("bad 1",)
+    assert target.get_app_info().app_id == running.app_id
+
+    # And back: a new app's FastMemStateBackend imports the SQLite file, as at a restart.
+    restarted = FastMemStateBackend(Pynenc(config_values={"app_id": f"{running.app_id}-restarted"}))
+    imported = restarted.import_from(target, progress=False)
+    assert {kind: imported[kind] for kind in ("invocations", "history_records", "results", "exceptions")} == {
+        kind: counts[kind] for kind in ("invocations", "history_records", "results", "exceptions")
+    }
+    assert imported["workflow_data"] == counts["workflow_data"] and imported["skipped_workflow_data"] == 0
+    assert (imported["newer_here"], imported["replaced"]) == (0, 0)
+    assert_same_contents(source, restarted, began, ended)
+
+
+@pytest.fixture
+def redis_port(tmp_path: Path) -> Iterator[int]:
+    """A real Redis server on a free loopback port, for this test only.
+
+    Skipped, with the reason, where pynenc-redis or ``redis-server`` is missing, unless
+    ``FASTMEM_REQUIRE_REDIS`` is set (``make test-redis`` sets it, and installs both).
+    """
+    missing = [
+        what
+        for what, present in [
+            ("pynenc-redis (make test-redis installs it)", importlib.util.find_spec("pynenc_redis")),
+            ("Debian's redis-server", shutil.which("redis-server")),
+        ]
+        if not present
+    ]
+    if missing:
+        if os.environ.get("FASTMEM_REQUIRE_REDIS"):
+            pytest.fail(f"FASTMEM_REQUIRE_REDIS is set but this is missing: {', '.join(missing)}")
+        pytest.skip(f"needs {' and '.join(missing)}")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.05)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.mark.parametrize("running", [keeping], indirect=True)
+def test_export_into_redis_and_read_back(running: Pynenc, redis_port: int) -> None:
+    """The way out: a running app's store into pynenc-redis's backend on a real server, read back."""
+    from pynenc_redis.state_backend.redis_state_backend import RedisStateBackend
+
+    began = datetime.now(UTC) - timedelta(days=1)
+    assert flow(6).result == sum(3 * i for i in range(6))
+    failed = fail(2)
+    with pytest.raises(ValueError, match="bad 2"):
+        _ = failed.result
+    source = running.state_backend
+    assert isinstance(source, FastMemStateBackend)
+    source.set_workflow_data(next(iter(source.get_all_workflow_runs())), "note", {"kept": True})
+    running.runner.stop_runner_loop()
+    ended = datetime.now(UTC) + timedelta(days=1)
+
+    config = {"app_id": running.app_id, "redis_host": "127.0.0.1", "redis_port": redis_port}
+    target = RedisStateBackend(Pynenc(config_values=config))
+    counts = source.export_to(target, progress=False)
+    assert counts["invocations"] == source.stats()["invocations"] >= 6 + 1 + 1
+    assert counts["exceptions"] >= 1 and counts["workflow_data"] >= 1
+    # Read back through a backend of its own, as another process would.
+    assert_same_contents(source, RedisStateBackend(Pynenc(config_values=config)), began, ended)
+
+
+def assert_same_contents(source: Any, target: Any, began: datetime, ended: datetime) -> None:
+    """Every invocation, history record (timestamps included), result, exception, workflow run,
+    workflow datum, sub-invocation and runner context of ``source`` is in ``target``, equal."""
     ids = [inv_id for chunk in source._store.items("invocations") for inv_id, _ in chunk]
-    assert len(ids) == stats["invocations"]
+    assert len(ids) == source.stats()["invocations"]
     for inv_id in ids:
         assert target._get_invocation(inv_id) == source._get_invocation(inv_id)
         assert target._get_history(inv_id) == source._get_history(inv_id)
@@ -266,25 +357,79 @@ def test_export_copies_everything_into_sqlite(running: Pynenc, tmp_path: Path) -
             try:
                 expected = getattr(source, getter)(inv_id)
             except KeyError:
+                with pytest.raises(KeyError):
+                    getattr(target, getter)(inv_id)
                 continue
             assert getattr(target, getter)(inv_id) == expected
-    assert target.get_exception(failed.invocation_id).args == ("bad 1",)
-    assert sorted(r.workflow_id for r in target.get_all_workflow_runs()) == sorted(
-        r.workflow_id for r in source.get_all_workflow_runs()
-    )
-    identity = next(iter(source.get_all_workflow_runs()))
-    assert target.get_workflow_data(identity, "note") == {"kept": True}
-    assert sorted(target.get_workflow_sub_invocations(workflow_id)) == sorted(
-        source.get_workflow_sub_invocations(workflow_id)
-    )
+    runs = sorted(source.get_all_workflow_runs(), key=lambda run: run.workflow_id)
+    assert sorted(target.get_all_workflow_runs(), key=lambda run: run.workflow_id) == runs
+    for run in runs:
+        assert sorted(target.get_workflow_sub_invocations(run.workflow_id)) == sorted(
+            source.get_workflow_sub_invocations(run.workflow_id)
+        )
+    for workflow_id, key, value in [item for chunk in source._store.items("workflow_data") for item in chunk]:
+        identity = next(run for run in runs if run.workflow_id == workflow_id)
+        assert target.get_workflow_data(identity, key) == value
     contexts = list(source.get_matching_runner_contexts(""))
     assert contexts and all(target._get_runner_context(c.runner_id) == c for c in contexts)
     history = [h for batch in target.iter_history_in_timerange(began, ended) for h in batch]
-    assert sorted(history, key=lambda h: h.timestamp) == sorted(
+    assert sorted(history, key=lambda h: (h.timestamp, str(h.invocation_id))) == sorted(
         [h for batch in source.iter_history_in_timerange(began, ended) for h in batch],
-        key=lambda h: h.timestamp,
+        key=lambda h: (h.timestamp, str(h.invocation_id)),
     )
-    assert target.get_app_info().app_id == running.app_id
+
+
+def test_import_merges_keeping_the_newer_side(tmp_path: Path) -> None:
+    here = FastMemStateBackend(Pynenc(config_values={"app_id": "merge-here"}))
+    there = FastMemStateBackend(Pynenc(config_values={"app_id": "merge-there"}))
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    pairs = {name: _pair(name) for name in ("only-there", "newer-here", "newer-there")}
+    for backend, names, offset in ((here, ["newer-here", "newer-there"], 0), (there, list(pairs), 0)):
+        backend._upsert_invocations([pairs[name] for name in names])
+        for name in names:
+            backend._add_histories(
+                [name], _record(name, at + timedelta(seconds=offset), InvocationStatus.REGISTERED)
+            )
+    here._add_histories(
+        ["newer-here"], _record("newer-here", at + timedelta(seconds=5), InvocationStatus.PENDING)
+    )
+    there._add_histories(
+        ["newer-there"], _record("newer-there", at + timedelta(seconds=9), InvocationStatus.PENDING)
+    )
+    there._set_result("newer-there", "from there")
+    there._set_result("newer-here", "ignored: older there")
+
+    counts = here.import_from(there)
+    assert (counts["invocations"], counts["newer_here"], counts["replaced"]) == (2, 1, 1)
+    assert counts["history_records"] == 1 + 1  # only-there's record, newer-there's newer one
+    assert [r.status_record.status for r in here._get_history("newer-there")] == [
+        InvocationStatus.REGISTERED,
+        InvocationStatus.PENDING,
+    ]
+    assert here._get_result("newer-there") == "from there"
+    with pytest.raises(KeyError):
+        here._get_result("newer-here")
+    assert here._get_invocation("only-there") == pairs["only-there"]
+    again = here.import_from(there)
+    assert (again["invocations"], again["newer_here"], again["replaced"]) == (0, 3, 0)
+
+
+def _pair(invocation_id: str) -> tuple[InvocationDTO, CallDTO]:
+    call_id = CallId(task_id=triple.task_id, args_id=f"args-{invocation_id}")
+    return (
+        InvocationDTO(invocation_id=invocation_id, call_id=call_id, workflow=None, parent_invocation_id=None),
+        CallDTO(call_id=call_id, serialized_arguments={"x": "1"}),
+    )
+
+
+def _record(invocation_id: str, at: datetime, status: InvocationStatus) -> InvocationHistory:
+    record = InvocationHistory(
+        invocation_id=invocation_id,
+        status_record=InvocationStatusRecord(status=status),
+        runner_context_id="r",
+    )
+    record._timestamp = at
+    return record
 
 
 def test_export_of_a_small_store_shows_no_progress_by_default(tmp_path: Path) -> None:

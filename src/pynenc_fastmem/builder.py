@@ -4,16 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pynenc.exceptions import RunnerNotExecutableError
-from pynenc.runner.base_runner import BaseRunner
-from pynenc.util.subclasses import get_subclass
-
-from .state_backend import FastMemStateBackend
+from .config import STATE_BACKEND_CLS, check_single_process_runner
 
 if TYPE_CHECKING:
     from pynenc.builder import PynencBuilder
-
-STATE_BACKEND_CLS = FastMemStateBackend.__name__
 
 
 class FastMemBuilderPlugin:
@@ -56,29 +50,11 @@ def fast_memory(
     return builder
 
 
-def runs_tasks_in_other_processes(runner_cls: str) -> bool:
-    """Tell whether the runner class named ``runner_cls`` executes tasks in child processes.
-
-    A placeholder runner (``DummyRunner``) executes nothing, so it does not.
-    """
-    try:
-        return not get_subclass(BaseRunner, runner_cls).mem_compatible()  # type: ignore[type-abstract]
-    except RunnerNotExecutableError:
-        return False
-
-
 def validate_single_process_runner(config: dict[str, Any]) -> None:
     """Refuse a runner that runs tasks in other processes when the state lives in this one.
 
     :param dict config: the builder's configuration
     :raises ValueError: if FastMemStateBackend is paired with a multi-process runner
     """
-    runner_cls = config.get("runner_cls")
-    if config.get("state_backend_cls") != STATE_BACKEND_CLS or not runner_cls:
-        return
-    if runs_tasks_in_other_processes(runner_cls):
-        raise ValueError(
-            f"Runner '{runner_cls}' runs tasks in other processes, but "
-            f"{STATE_BACKEND_CLS} keeps its state in this process: use ThreadRunner "
-            f"or DummyRunner, or a shared state backend (Redis, Mongo, SQLite)."
-        )
+    if config.get("state_backend_cls") == STATE_BACKEND_CLS:
+        check_single_process_runner(config.get("runner_cls"))

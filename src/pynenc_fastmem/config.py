@@ -12,6 +12,11 @@ from typing import Any
 
 from cistell import ConfigField
 from pynenc.conf.config_state_backend import ConfigStateBackend
+from pynenc.exceptions import RunnerNotExecutableError
+from pynenc.runner.base_runner import BaseRunner
+from pynenc.util.subclasses import get_subclass
+
+STATE_BACKEND_CLS = "FastMemStateBackend"
 
 
 def flag_mapper(value: Any, expected_type: type[bool]) -> bool:
@@ -29,11 +34,11 @@ def flag_mapper(value: Any, expected_type: type[bool]) -> bool:
 class ConfigStateBackendFastMem(ConfigStateBackend):
     """FastMemStateBackend's settings: retention (off, 0, by default) and live objects (off).
 
-    :cvar ConfigField[float] retention_seconds: evict a finished invocation once
+    :cvar retention_seconds: (float) evict a finished invocation once
         its final status is older than this many seconds; 0 keeps them all.
-    :cvar ConfigField[int] max_finished_invocations: keep at most this many
+    :cvar max_finished_invocations: (int) keep at most this many
         finished invocations, evicting the oldest final status first; 0 sets no limit.
-    :cvar ConfigField[bool] live_invocations: keep the invocation and result
+    :cvar live_invocations: (bool) keep the invocation and result
         objects themselves and return those, instead of storing serialized
         copies and rebuilding them on every read. Faster; callers then share
         objects (see the README).
@@ -55,3 +60,40 @@ def store_retention(conf: ConfigStateBackendFastMem) -> tuple[int | None, int | 
     if count < 0:
         raise ValueError(f"max_finished_invocations must be >= 0 (0 sets no limit), got {count}")
     return (round(seconds * 1_000_000) if seconds else None, count or None)
+
+
+def retention_settings(conf: ConfigStateBackendFastMem) -> str:
+    """The retention settings in force, as they are written in a configuration."""
+    settings = []
+    if conf.retention_seconds:
+        settings.append(f"retention_seconds={conf.retention_seconds:g}")
+    if conf.max_finished_invocations:
+        settings.append(f"max_finished_invocations={conf.max_finished_invocations}")
+    return " and ".join(settings) or "no retention setting"
+
+
+def runs_tasks_in_other_processes(runner_cls: str) -> bool:
+    """Tell whether the runner class named ``runner_cls`` executes tasks in child processes.
+
+    A placeholder runner (``DummyRunner``) executes nothing, so it does not.
+    """
+    try:
+        return not get_subclass(BaseRunner, runner_cls).mem_compatible()  # type: ignore[type-abstract]
+    except RunnerNotExecutableError:
+        return False
+
+
+def check_single_process_runner(runner_cls: str | None) -> None:
+    """Refuse a runner that runs tasks in other processes: the state lives in this one.
+
+    The builder calls it on its configuration; the backend, on the app's, when
+    the app first uses it (configuration values, a file or the environment).
+
+    :raises ValueError: if ``runner_cls`` runs tasks in child processes
+    """
+    if runner_cls and runs_tasks_in_other_processes(runner_cls):
+        raise ValueError(
+            f"Runner '{runner_cls}' runs tasks in other processes, but "
+            f"{STATE_BACKEND_CLS} keeps its state in this process: use ThreadRunner "
+            f"or DummyRunner, or a shared state backend (Redis, Mongo, SQLite)."
+        )

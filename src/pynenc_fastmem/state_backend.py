@@ -9,12 +9,10 @@ and converts them only when the raw DTO methods or an export ask.
 
 from __future__ import annotations
 
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 
 from pynenc.exceptions import InvocationNotFoundError
@@ -25,8 +23,14 @@ from pynenc.state_backend.base_state_backend import BaseStateBackend
 from pynenc.types import Params, Result
 
 from ._store import Store, micros
-from .config import ConfigStateBackendFastMem, store_retention
-from .progress import show_progress
+from .config import (
+    ConfigStateBackendFastMem,
+    check_single_process_runner,
+    retention_settings,
+    store_retention,
+)
+from .errors import EvictedError, InvocationEvictedError
+from .forget import forget_evicted, say_evicted
 from .shortcuts import Rebuilder
 
 if TYPE_CHECKING:
@@ -39,26 +43,24 @@ if TYPE_CHECKING:
     from pynenc.state_backend.base_state_backend import InvocationHistory
     from pynenc.workflow import WorkflowIdentity
 
-    from ._store_common import InvocationRow
+    from ._store_common import InvocationRow, StoreStats
+    from .transfer import TransferCounts
 
 #: Typical bytes of the pynenc objects the store holds per invocation (its
 #: InvocationDTO and CallDTO) and per history record (an InvocationHistory),
 #: measured with tracemalloc on 20,000 of each as pynenc makes them.
 PYNENC_OBJECT_BYTES = {"invocations": 680, "history_records": 305}
 
-#: An export shows progress by default from this many items on.
-EXPORT_PROGRESS_FROM = 10_000
-
 # Methods whose arguments and answers need no translation: each instance binds
 # them straight to its store's method, which skips the adapter's Python frame,
 # most of the cost of a point operation. The class keeps them for the API, and
 # for live mode, where the store may hold objects these must convert.
-# (_get_result is not among them: a result may be kept unserialized, see KeptResult.)
+# (_get_result is not among them: a result may be kept unserialized, see KeptResult;
+# nor _get_exception: a missing one may have been evicted, see _missing.)
 DIRECT_METHODS = {
     "_get_invocation": "get_invocation",
     "_get_history": "get_history",
     "_set_result": "set_result",
-    "_get_exception": "get_exception",
     "_set_exception": "set_exception",
     "_get_runner_context": "get_runner_context",
     "_get_runner_contexts": "get_runner_contexts",
@@ -129,6 +131,12 @@ def _stored_as(value: Any, invocation: Any) -> bool:
     )
 
 
+def _runner_cls(app: Any) -> str:
+    """The name of the app's runner class: of the runner set on it, else of its configuration."""
+    runner = getattr(app, "_runner_instance", None)
+    return type(runner).__name__ if runner is not None else str(app.conf.runner_cls)
+
+
 def live_row(invocation: Any, index: int) -> InvocationRow:
     """Return the store row that keeps ``invocation`` itself (live mode)."""
     try:
@@ -169,9 +177,19 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
     _app_infos_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, app: Pynenc) -> None:
+        """Create the backend of ``app``.
+
+        :raises ValueError: if the app's runner runs tasks in other processes,
+            which would not see this process's state
+        """
         super().__init__(app)
+        check_single_process_runner(_runner_cls(app))
         retention, max_finished = store_retention(self.conf)
-        self._store = self.store_cls(retention=retention, max_finished=max_finished)
+        self._store = self.store_cls(
+            retention=retention, max_finished=max_finished, on_evict=partial(forget_evicted, app)
+        )
+        if retention is not None or max_finished is not None:
+            say_evicted(app, self._evicted_message_if_evicted)
         self._final_statuses = InvocationStatus.get_final_statuses()
         self._live = self.conf.live_invocations
         self._rebuild = Rebuilder(app)
@@ -245,11 +263,14 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
         """Return the invocation: rebuilt from its DTOs (``shortcuts.Rebuilder``), or the live object.
 
         :raises InvocationNotFoundError: if it was never stored, as pynenc's base class does
+        :raises InvocationEvictedError: (a subclass) if retention evicted it
         """
         value = self._store.get_invocation(invocation_id)
         if type(value) is tuple:
             return self._rebuild(*value)
         if value is None:
+            if self._store.was_evicted(invocation_id):
+                raise InvocationEvictedError(invocation_id, self._evicted_message(invocation_id, "it"))
             raise InvocationNotFoundError(invocation_id, "The invocation wasn't stored")
         return value  # type: ignore[no-any-return]
 
@@ -324,15 +345,38 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
             super().set_result(invocation_id, result)
 
     def get_result(self, invocation_id: InvocationId) -> Result:
-        """Return the result: deserialized, or the object itself if it was kept."""
-        value = self._store.get_result(invocation_id)
+        """Return the result: deserialized, or the object itself if it was kept.
+
+        :raises KeyError: if there is none; ``EvictedError`` (a subclass) if retention evicted it
+        """
+        value = self._stored_outcome(self._store.get_result, invocation_id, "result")
         if type(value) is KeptResult:
             return value.value  # type: ignore[no-any-return]
         return self.app.client_data_store.deserialize(value)  # type: ignore[no-any-return]
 
     def _get_result(self, invocation_id: InvocationId) -> str:
-        """Return the serialized result; raise ``KeyError`` if there is none."""
-        return self._serialized(self._store.get_result(invocation_id))
+        """Return the serialized result; raise ``KeyError`` (``EvictedError`` if evicted) if there is none."""
+        return self._serialized(self._stored_outcome(self._store.get_result, invocation_id, "result"))
+
+    def _stored_outcome(self, read: Any, invocation_id: InvocationId, what: str) -> Any:
+        """``read(invocation_id)``, its ``KeyError`` made an ``EvictedError`` if retention evicted it."""
+        try:
+            return read(invocation_id)
+        except KeyError:
+            if not self._store.was_evicted(invocation_id):
+                raise
+        raise EvictedError(invocation_id, self._evicted_message(invocation_id, f"its {what}"))
+
+    def _evicted_message_if_evicted(self, invocation_id: str, what: str) -> str | None:
+        if not self._store.was_evicted(invocation_id):
+            return None
+        return self._evicted_message(invocation_id, what)
+
+    def _evicted_message(self, invocation_id: str, what: str) -> str:
+        return (
+            f"invocation {invocation_id} was evicted by FastMemStateBackend's retention "
+            f"({retention_settings(self.conf)}), and {what} with it"
+        )
 
     def _serialized(self, value: Any) -> str:
         if type(value) is KeptResult:
@@ -344,8 +388,8 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
         self._store.set_result(invocation_id, serialized_result)
 
     def _get_exception(self, invocation_id: InvocationId) -> str:
-        """Return the serialized exception; raise ``KeyError`` if there is none."""
-        return self._store.get_exception(invocation_id)  # type: ignore[no-any-return]
+        """Return the serialized exception; ``KeyError`` (``EvictedError`` if evicted) if there is none."""
+        return self._stored_outcome(self._store.get_exception, invocation_id, "exception")  # type: ignore[no-any-return]
 
     def _set_exception(self, invocation_id: InvocationId, serialized_exception: str) -> None:
         """Store the serialized exception of ``invocation_id``."""
@@ -410,7 +454,7 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
 
     # Usage and export
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> StoreStats:
         """Return the store's counts (see ``Store.stats``) and an estimate of the bytes held.
 
         ``bytes`` is the store's estimate plus typical sizes of pynenc's objects
@@ -420,7 +464,8 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
         Runtime complexity: `O(1)` in the store's size
         """
         stats = self._store.stats()
-        stats["bytes"] += sum(stats[kind] * size for kind, size in PYNENC_OBJECT_BYTES.items())
+        stats["bytes"] += stats["invocations"] * PYNENC_OBJECT_BYTES["invocations"]
+        stats["bytes"] += stats["history_records"] * PYNENC_OBJECT_BYTES["history_records"]
         return stats
 
     def evict(self, limit: int = 1000) -> int:
@@ -432,7 +477,7 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
 
     def export_to(
         self, other: BaseStateBackend[Any, Any], progress: bool | None = None, stream: TextIO | None = None
-    ) -> dict[str, int]:
+    ) -> TransferCounts:
         """Copy everything this backend holds into ``other``, through ``other``'s own methods.
 
         Invocations, history records (timestamps kept, in time order), results,
@@ -443,90 +488,37 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
         counted under ``skipped_workflow_data``.
 
         :param other: any pynenc state backend, e.g. ``SQLiteStateBackend``
-        :param progress: show a progress bar on ``stream`` (stderr by default);
-            by default only for stores of at least ``EXPORT_PROGRESS_FROM`` items
+        :param progress: draw a progress bar on ``stream`` (stderr by default); by
+            default only on a terminal, for at least ``transfer.PROGRESS_FROM`` items
         :return: how many items of each kind were copied
         """
-        store = self._store
-        stats = store.stats()
-        total = stats["invocations"] + stats["history_records"] + stats["results"] + stats["exceptions"]
-        if progress is None:
-            progress = total >= EXPORT_PROGRESS_FROM
-        stream = sys.stderr if stream is None else stream
-        started = time.perf_counter()
-        done = 0
-        counts = dict.fromkeys(
-            [
-                "invocations",
-                "history_records",
-                "results",
-                "exceptions",
-                "workflow_runs",
-                "workflow_data",
-                "skipped_workflow_data",
-                "sub_invocations",
-                "runner_contexts",
-                "app_infos",
-            ],
-            0,
-        )
+        from .transfer import export  # it imports this module
 
-        def advance(kind: str, count: int) -> None:
-            nonlocal done
-            counts[kind] += count
-            done += count
-            if progress:
-                show_progress("export", min(done, total), max(total, done), started, stream)
+        return export(self, other, progress, stream)
 
-        identities: dict[str, WorkflowIdentity] = {}
-        for chunk in store.items("invocations"):
-            pairs = [pair for _, value in chunk if (pair := dto_pair(value)) is not None]
-            for inv_dto, _ in pairs:
-                if inv_dto.workflow is not None:
-                    identities.setdefault(inv_dto.workflow.workflow_id, inv_dto.workflow)
-            other._upsert_invocations(pairs)
-            advance("invocations", len(pairs))
-        for chunk in store.items("histories"):
-            start = 0
-            for end in range(1, len(chunk) + 1):
-                # Records written together for several invocations are copied together.
-                if end == len(chunk) or chunk[end][1] is not chunk[start][1]:
-                    other._add_histories([inv_id for inv_id, _ in chunk[start:end]], chunk[start][1])
-                    start = end
-            advance("history_records", len(chunk))
-        for kind, setter in (("results", other._set_result), ("exceptions", other._set_exception)):
-            for chunk in store.items(kind):
-                for invocation_id, value in chunk:
-                    setter(invocation_id, self._serialized(value))
-                advance(kind, len(chunk))
-        for run in store.workflow_runs():
-            identities[run.workflow_id] = run
-            other.store_workflow_run(run)
-            counts["workflow_runs"] += 1
-        for chunk in store.items("workflow_data"):
-            for workflow_id, key, value in chunk:
-                identity = identities.get(workflow_id)
-                if identity is None:
-                    counts["skipped_workflow_data"] += 1
-                else:
-                    other.set_workflow_data(identity, key, value)
-                    counts["workflow_data"] += 1
-        for chunk in store.items("sub_invocations"):
-            for workflow_id, invocation_id in chunk:
-                other.store_workflow_sub_invocation(workflow_id, invocation_id)
-            counts["sub_invocations"] += len(chunk)
-        for chunk in store.items("runner_contexts"):
-            for _, context in chunk:
-                other._store_runner_context(context)
-            counts["runner_contexts"] += len(chunk)
-        with self._app_infos_lock:
-            app_info = self._app_infos.get(self.app.app_id)
-        if app_info is not None:
-            other.store_app_info(app_info)
-            counts["app_infos"] = 1
-        if progress and done < total:  # items evicted meanwhile: close the bar
-            show_progress("export", total, total, started, stream)
-        return counts
+    def import_from(
+        self, other: BaseStateBackend[Any, Any], progress: bool | None = None, stream: TextIO | None = None
+    ) -> TransferCounts:
+        """Merge everything ``other`` holds into this backend: ``export_to``'s inverse.
+
+        Reads any pynenc state backend through its public and raw methods:
+        invocations (every one with history, or in a workflow), their history
+        records with their timestamps, results, exceptions, workflow runs,
+        sub-invocations and runner contexts, and workflow data from the
+        backends that can list it (FastMem, Mem, SQLite). Into a store that
+        already holds some of it, an invocation stored on both sides keeps the
+        side whose latest history record is newer (``newer_here`` and
+        ``replaced`` count them; a replaced one gets the other's newer records,
+        result and exception), and workflow data and runner contexts already
+        here stay as they are.
+
+        :param other: any pynenc state backend, e.g. a ``SQLiteStateBackend`` written by ``export_to``
+        :param progress: as for ``export_to``
+        :return: how many items of each kind were copied
+        """
+        from .transfer import import_  # it imports this module
+
+        return import_(self, other, progress, stream)
 
     # App discovery
 

@@ -11,7 +11,7 @@ import sysconfig
 import pytest
 from pynenc import Pynenc
 
-from pynenc_fastmem.builder import runs_tasks_in_other_processes
+from pynenc_fastmem.config import runs_tasks_in_other_processes
 
 CROSS_PROCESS_TESTS = {
     "test_multi_runner_timeline": "starts ProcessRunner, MultiThreadRunner and "

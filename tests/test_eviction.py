@@ -1,0 +1,150 @@
+"""Eviction said plainly and applied to the whole app, and the runner check wherever the backend is chosen."""
+
+import threading
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pynenc import Pynenc, PynencBuilder
+from pynenc.exceptions import InvocationNotFoundError
+from pynenc.orchestrator.mem_orchestrator import MemOrchestrator
+
+from pynenc_fastmem import EvictedError, FastMemStateBackend, InvocationEvictedError
+
+KEPT = 5
+
+app = (
+    PynencBuilder()
+    .fast_memory(max_finished_invocations=KEPT)
+    .thread_runner(min_threads=2, max_threads=4)
+    .runner_tuning(runner_loop_sleep_time_sec=0.001, invocation_wait_results_sleep_time_sec=0.001)
+    .logging_level("error")
+    .app_id("fastmem-eviction")
+    .build()
+)
+
+
+@app.task
+def double(x: int) -> int:
+    return 2 * x
+
+
+@app.task
+def fail(x: int) -> int:
+    raise ValueError(f"bad {x}")
+
+
+@pytest.fixture
+def running() -> Iterator[Pynenc]:
+    app.purge()
+    warnings.filterwarnings("ignore", "Running in a secondary thread", UserWarning)
+    thread = threading.Thread(target=app.runner.run, daemon=True)
+    thread.start()
+    try:
+        yield app
+    finally:
+        app.runner.stop_runner_loop()
+        thread.join(timeout=5)
+
+
+def _run_all(count: int, task: Any = double) -> list[Any]:
+    invocations = [task(x) for x in range(count)]
+    for invocation in invocations:
+        try:
+            _ = invocation.result
+        except (ValueError, KeyError):
+            pass
+    return invocations
+
+
+def test_reading_an_evicted_invocation_says_it_was_evicted_and_by_what(running: Pynenc) -> None:
+    first, *_ = _run_all(3 * KEPT)
+    backend = running.state_backend
+    with pytest.raises(InvocationEvictedError, match="max_finished_invocations=5") as raised:
+        backend.get_invocation(first.invocation_id)
+    assert isinstance(raised.value, InvocationNotFoundError)
+    # pynenc reads the status from the orchestrator first, which forgot it with the eviction.
+    with pytest.raises(EvictedError, match=f"invocation {first.invocation_id} was evicted") as evicted:
+        _ = first.result
+    assert isinstance(evicted.value, KeyError) and "its status" in str(evicted.value)
+    with pytest.raises(EvictedError, match="its result") as evicted:
+        backend.get_result(first.invocation_id)
+    assert isinstance(evicted.value, KeyError)
+    with pytest.raises(InvocationNotFoundError) as never:
+        backend.get_invocation("never-stored")
+    assert type(never.value) is InvocationNotFoundError
+    for read in (backend._get_result, running.orchestrator.get_invocation_status):
+        with pytest.raises(KeyError) as never_stored:
+            read("never-stored")
+        assert type(never_stored.value) is KeyError
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the failing task
+def test_an_evicted_exception_says_so_too(running: Pynenc) -> None:
+    failed, *_ = _run_all(3 * KEPT, fail)
+    with pytest.raises(EvictedError, match="its exception"):
+        running.state_backend._get_exception(failed.invocation_id)
+
+
+def test_the_orchestrator_forgets_what_the_backend_evicted(running: Pynenc) -> None:
+    count = 40 * KEPT
+    _run_all(count)
+    orchestrator = running.orchestrator
+    assert isinstance(orchestrator, MemOrchestrator)
+    stored = {i for batch in running.state_backend._store.items("invocations") for i, *_ in batch}
+    assert len(stored) == KEPT
+    per_invocation = {
+        "inv_id_to_call_id": orchestrator.inv_id_to_call_id,
+        "invocation_status_record": orchestrator.invocation_status_record,
+        "invocation_retries": orchestrator.invocation_retries,
+        "invocation_args": orchestrator.invocation_args,
+        "locks": orchestrator.locks,
+    }
+    for name, mapping in per_invocation.items():
+        assert set(mapping) <= stored, name
+    assert {inv_id for _, inv_id in orchestrator.invocations_to_purge} <= stored
+    assert set().union(*orchestrator.status_index.values()) <= stored
+    assert set().union(*orchestrator.call_id_to_inv_id.values()) <= stored
+    assert len(orchestrator.call_id_to_inv_id) <= KEPT and len(orchestrator.args_index) <= KEPT
+    # What was kept is still whole for pynenc: its status and result read back.
+    for inv_id in stored:
+        assert running.orchestrator.get_invocation_status(inv_id).is_final()
+
+
+def test_other_orchestrators_are_left_alone() -> None:
+    other = (
+        PynencBuilder()
+        .fast_memory(max_finished_invocations=1)
+        .app_id("fastmem-eviction-other")
+        .custom_config(orchestrator_cls="SQLiteOrchestrator", sqlite_db_path=":memory:")
+        .build()
+    )
+    from pynenc_fastmem.forget import forget_evicted
+
+    forget_evicted(other, ["a", "b"])  # neither raises nor touches an orchestrator it does not know
+
+
+@pytest.mark.parametrize("how", ["config_values", "environment", "config_file"])
+def test_a_multi_process_runner_is_refused_however_it_is_chosen(
+    how: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    values: dict[str, Any] = {"app_id": f"fastmem-runner-{how}", "state_backend_cls": "FastMemStateBackend"}
+    config_file = None
+    if how == "config_values":
+        values["runner_cls"] = "ProcessRunner"
+    elif how == "environment":
+        monkeypatch.setenv("PYNENC__RUNNER_CLS", "MultiThreadRunner")
+    else:
+        config_file = tmp_path / "pynenc.yaml"
+        config_file.write_text("runner_cls: PersistentProcessRunner\n")
+    refused = Pynenc(config_values=values, config_filepath=None if config_file is None else str(config_file))
+    with pytest.raises(ValueError, match="runs tasks in other processes"):
+        refused.state_backend  # noqa: B018 - the app's first use of its backend
+
+
+def test_single_process_runners_are_accepted() -> None:
+    for runner_cls in ("ThreadRunner", "DummyRunner"):
+        accepted = Pynenc(config_values={"app_id": f"ok-{runner_cls}", "runner_cls": runner_cls})
+        assert isinstance(accepted.state_backend, FastMemStateBackend)
