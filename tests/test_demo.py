@@ -1,24 +1,75 @@
-"""The demo runs a real pynenc app on FastMemStateBackend and reports what it stored."""
+"""The demo runs a real pynenc app on FastMemStateBackend, reports what it stored and times queries."""
 
+import io
 import re
+import subprocess
+import sys
 
 import pytest
 
 from pynenc_fastmem.__main__ import main
 from pynenc_fastmem.demo import run
+from pynenc_fastmem.progress import Progress
 
 
-def test_demo_runs_tasks_and_a_workflow(capsys: pytest.CaptureFixture[str]) -> None:
-    run(200)
-    out = capsys.readouterr().out
-    assert "200/200" in out
-    assert "Workflow sum_of_squares(20) = 2470 (expected 2470)" in out
+def test_demo_runs_tasks_and_a_workflow_and_compares_queries() -> None:
+    out = io.StringIO()
+    run(200, out=out)
+    text = out.getvalue()
+    assert re.search(r"Ran 200 tasks on a ThreadRunner in [\d.]+ s \([\d,]+ tasks/s\)", text)
+    assert "Workflow sum_of_squares(20) = 2470 (expected 2470)" in text
     # 200 tasks, the workflow and its 20 sub-tasks, plus any of pynenc's own core tasks.
-    stored = re.search(r"invocations: +(\d+)", out)
-    assert stored is not None and int(stored.group(1)) >= 221
-    assert "registered" in out and "success" in out
+    stored = re.search(r"invocations: +([\d,]+)", text)
+    assert stored is not None and int(stored.group(1).replace(",", "")) >= 221
+    timings = re.findall(r"^  (.+?) +([\d.]+) ms +([\d.]+) ms +([\d,]+)x$", text, re.MULTILINE)
+    assert [name for name, *_ in timings] == [
+        "every history record of the run (time range)",
+        "the invocations of one workflow",
+        "one invocation's history",
+    ]
+    assert "\r" not in text  # not a terminal: no progress bar
 
 
-def test_command_line_refuses_unknown_commands(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["nope"]) == 2
+def test_the_progress_bar_is_drawn_on_a_terminal_only() -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal, log = Terminal(), io.StringIO()
+    for stream in (terminal, log):
+        bar = Progress("work", 3, stream)
+        for done in range(1, 4):
+            bar.update(done)
+    assert terminal.getvalue().endswith("] 3/3 (" + terminal.getvalue().rsplit("(", 1)[1])
+    assert "\r" in terminal.getvalue() and terminal.getvalue().endswith("/s)\n")
+    assert log.getvalue() == ""
+    forced = io.StringIO()
+    Progress("work", 1, forced, enabled=True).update(1)
+    assert "1/1" in forced.getvalue()
+
+
+def test_help_lists_the_commands() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pynenc_fastmem", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "info" in done.stdout and "demo" in done.stdout
+    demo_help = subprocess.run(
+        [sys.executable, "-m", "pynenc_fastmem", "demo", "--help"], capture_output=True, text=True, check=True
+    )
+    for option in ("--tasks", "--monitor", "--port", "--progress"):
+        assert option in demo_help.stdout
+
+
+def test_info_names_the_store_in_use(capsys: pytest.CaptureFixture[str]) -> None:
+    from pynenc_fastmem import IMPLEMENTATION
+
+    assert main(["info"]) == 0
+    assert f"the {IMPLEMENTATION} store" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [["nope"], ["demo", "--tasks", "0"], []])
+def test_command_line_refuses_what_it_does_not_know(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
     assert "usage" in capsys.readouterr().err

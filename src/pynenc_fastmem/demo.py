@@ -1,20 +1,27 @@
 """A real pynenc app on FastMemStateBackend: ``python -m pynenc_fastmem demo``.
 
-Runs a few thousand tasks and a small workflow on a ThreadRunner, shows progress,
-then prints what the store holds, one invocation's history and a time-range query.
+Runs tasks and a small workflow on a ThreadRunner, prints what the store holds,
+then times the queries a monitor makes (a time range over the run, a workflow's
+invocations, an invocation's history) on FastMemStateBackend and on a
+MemStateBackend loaded with the same records, side by side. With ``monitor``,
+it then serves pynenc's monitor for the app until interrupted.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import warnings
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TextIO
 
 from pynenc import PynencBuilder
+from pynenc.state_backend import MemStateBackend
 
 from ._store import IMPLEMENTATION
-from .progress import show_progress
+from .progress import Progress
 from .state_backend import FastMemStateBackend
 
 app = (
@@ -26,6 +33,8 @@ app = (
     .app_id("pynenc-fastmem-demo")
     .build()
 )
+
+DEFAULT_TASKS = 3000
 
 
 @app.task  # type: ignore[untyped-decorator]  # pynenc's overloads leave the decorator untyped
@@ -41,49 +50,124 @@ def sum_of_squares(n: int) -> int:
     return sum(invocation.result for invocation in invocations)
 
 
-def run(tasks: int = 3000) -> None:
-    """Run the demo with ``tasks`` independent tasks and print what the store holds."""
+def run(
+    tasks: int = DEFAULT_TASKS,
+    monitor: bool = False,
+    port: int = 0,
+    out: TextIO | None = None,
+    progress: bool | None = None,
+) -> None:
+    """Run ``tasks`` tasks and a workflow, print what the store holds and the query timings.
+
+    :param monitor: then serve pynenc's monitor for the app until Ctrl-C
+    :param port: the monitor's port; 0 picks a free one
+    :param progress: draw a progress bar; by default only when ``out`` is a terminal
+    """
+    out = sys.stdout if out is None else out
     backend = app.state_backend
     assert isinstance(backend, FastMemStateBackend)
-    print(f"pynenc-fastmem demo: {type(backend).__name__} on the {IMPLEMENTATION} store")
+    print(f"pynenc-fastmem demo: {type(backend).__name__} on the {IMPLEMENTATION} store", file=out)
     # The runner warns that a secondary thread cannot install signal handlers; expected here.
     warnings.filterwarnings("ignore", "Running in a secondary thread", UserWarning)
     runner = threading.Thread(target=app.runner.run, daemon=True)
     runner.start()
     began = datetime.now(UTC)
     try:
-        print(f"Running {tasks} tasks on a ThreadRunner:")
         started = time.perf_counter()
+        bar = Progress("  tasks", tasks, out, progress)
         invocations = [square(i) for i in range(tasks)]
         for done, invocation in enumerate(invocations, start=1):
             assert invocation.result == invocation.call.arguments.kwargs["x"] ** 2
-            if done % 100 == 0 or done == tasks:
-                show_progress("  tasks", done, tasks, started)
+            bar.update(done)
+        elapsed = time.perf_counter() - started
+        print(
+            f"Ran {tasks:,} tasks on a ThreadRunner in {elapsed:.2f} s ({tasks / elapsed:,.0f} tasks/s)",
+            file=out,
+        )
         workflow = sum_of_squares(20)
-        print(f"Workflow sum_of_squares(20) = {workflow.result} (expected {sum(i * i for i in range(20))})")
+        expected = sum(i * i for i in range(20))
+        print(f"Workflow sum_of_squares(20) = {workflow.result} (expected {expected})", file=out)
+        ended = datetime.now(UTC)
+        _show_store(backend, workflow.invocation_id, out)
+        _compare_queries(backend, began, ended, workflow, invocations[0].invocation_id, out)
+        if monitor:
+            _serve_until_interrupted(port, out)
     finally:
         app.runner.stop_runner_loop()
         runner.join(timeout=5)
 
-    store = backend._store
-    print("\nWhat the store holds:")
-    ended = datetime.now(UTC)
-    histories = [h for batch in backend.iter_history_in_timerange(began, ended) for h in batch]
-    invocation_ids = [i for batch in backend.iter_invocations_in_timerange(began, ended) for i in batch]
-    print(f"  invocations:              {len(invocation_ids)}")
-    print(f"  invocations in workflows: {len(list(backend.get_invocation_ids_by_workflow()))}")
-    print(f"  history records:          {len(histories)}")
-    print(f"  workflow types:           {[t.key for t in backend.get_all_workflow_types()]}")
-    print(f"  workflow sub-invocations: {len(store.sub_invocation_ids(workflow.invocation_id))}")
-    print(f"  runner contexts:          {len(list(backend.get_matching_runner_contexts('')))}")
 
-    first = invocations[0]
-    print(f"\nHistory of {first.invocation_id} (square(0)):")
-    for record in backend.get_history(first.invocation_id):
-        print(f"  {record.timestamp.isoformat()}  {record.status_record.status.value}")
+def _show_store(backend: FastMemStateBackend[Any, Any], workflow_id: str, out: TextIO) -> None:
+    stats = backend.stats()
+    print("\nWhat the store holds:", file=out)
+    print(f"  invocations:              {stats['invocations']:,}", file=out)
+    print(f"  history records:          {stats['history_records']:,}", file=out)
+    print(f"  results:                  {stats['results']:,}", file=out)
+    print(f"  workflow sub-invocations: {len(backend._store.sub_invocation_ids(workflow_id))}", file=out)
+    print(f"  estimated bytes:          {stats['bytes']:,}", file=out)
 
-    middle = histories[len(histories) // 2].timestamp
-    window = (middle, middle + timedelta(milliseconds=5))
-    in_window = [inv_id for batch in backend.iter_invocations_in_timerange(*window) for inv_id in batch]
-    print(f"\nInvocations with history in the 5 ms from {middle.time()}: {len(in_window)}")
-    print(f"  first few: {in_window[:3]}")
+
+def _compare_queries(
+    backend: FastMemStateBackend[Any, Any],
+    began: datetime,
+    ended: datetime,
+    workflow: Any,
+    first_id: str,
+    out: TextIO,
+) -> None:
+    """Time the monitor's queries here and on a MemStateBackend loaded with the same records."""
+    reference: MemStateBackend[Any, Any] = MemStateBackend(app)
+    backend.export_to(reference, progress=False)
+    queries: dict[str, Callable[[Any], object]] = {
+        "every history record of the run (time range)": lambda b: [
+            h for batch in b.iter_history_in_timerange(began, ended) for h in batch
+        ],
+        "the invocations of one workflow": lambda b: list(
+            b.get_invocation_ids_by_workflow(workflow_id=workflow.workflow.workflow_id)
+        ),
+        "one invocation's history": lambda b: b.get_history(first_id),
+    }
+    print("\nThe same queries, each the best of 5 (MemStateBackend loaded with the same records):", file=out)
+    print(f"  {'query':<46} {'FastMem':>10} {'Mem':>10} {'Mem / FastMem':>14}", file=out)
+    for name, query in queries.items():
+        assert _answer(query(backend)) == _answer(query(reference)), name
+        fast, mem = _best_of(5, query, backend), _best_of(5, query, reference)
+        print(f"  {name:<46} {_ms(fast):>10} {_ms(mem):>10} {mem / fast:>13,.0f}x", file=out)
+
+
+def _answer(value: object) -> object:
+    """A query's answer in a form both backends give alike (ids as sorted strings)."""
+    if isinstance(value, list) and value and not isinstance(value[0], str):
+        return sorted((str(item.invocation_id), item.timestamp) for item in value)
+    return sorted(map(str, value)) if isinstance(value, list) else value
+
+
+def _best_of(rounds: int, query: Callable[[Any], object], backend: Any) -> float:
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        query(backend)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.3f} ms"
+
+
+def _serve_until_interrupted(port: int, out: TextIO) -> None:
+    from .monitor import serve_monitor
+
+    handle = serve_monitor(app, port=port)
+    print(
+        f"\npynenc's monitor for this app: {handle.url}  (the store's figures: {handle.url}/fastmem)",
+        file=out,
+    )
+    print("Press Ctrl-C to stop.", file=out, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("\nStopping.", file=out)
+    finally:
+        handle.stop()

@@ -1,0 +1,129 @@
+"""``serve_monitor``: pynenc's monitor served from a thread of the app's own process."""
+
+import builtins
+import re
+import socket
+import threading
+import urllib.error
+import urllib.request
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pynenc import Pynenc, PynencBuilder
+
+from pynenc_fastmem.monitor import STATS_PATH, MonitorHandle, serve_monitor
+
+KEPT = 5
+
+app = (
+    PynencBuilder()
+    .fast_memory(max_finished_invocations=KEPT)
+    .thread_runner(min_threads=2, max_threads=4)
+    .runner_tuning(runner_loop_sleep_time_sec=0.001, invocation_wait_results_sleep_time_sec=0.001)
+    .logging_level("error")
+    .app_id("fastmem-monitor")
+    .build()
+)
+
+
+@app.task
+def square(x: int) -> int:
+    return x * x
+
+
+def fetch(url: str) -> tuple[int, str]:
+    """The status and body of a GET, whatever the status."""
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+@pytest.fixture
+def monitored() -> Iterator[tuple[Pynenc, MonitorHandle, list[Any]]]:
+    """The app running 30 tasks (all but KEPT evicted), and its monitor."""
+    app.purge()
+    warnings.filterwarnings("ignore", "Running in a secondary thread", UserWarning)
+    runner = threading.Thread(target=app.runner.run, daemon=True)
+    runner.start()
+    invocations = []
+    for x in range(30):  # one at a time, so the last KEPT to finish are the last KEPT
+        invocations.append(square(x))
+        assert invocations[-1].result == x * x
+    handle = serve_monitor(app)
+    try:
+        yield app, handle, invocations
+    finally:
+        handle.stop()
+        app.runner.stop_runner_loop()
+        runner.join(timeout=5)
+
+
+def test_it_serves_on_a_free_loopback_port_and_stops(
+    monitored: tuple[Pynenc, MonitorHandle, list[Any]],
+) -> None:
+    _, handle, _ = monitored
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", handle.url)
+    status, body = fetch(handle.url + "/")
+    assert status == 200 and "fastmem-monitor" in body
+    handle.stop()
+    assert not handle._thread.is_alive()
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", int(handle.url.rsplit(":", 1)[1])), timeout=1).close()
+
+
+def test_the_stats_page_shows_the_store(monitored: tuple[Pynenc, MonitorHandle, list[Any]]) -> None:
+    monitored_app, handle, _ = monitored
+    status, body = fetch(handle.url + STATS_PATH)
+    assert status == 200
+    stats = monitored_app.state_backend.stats()
+    figures = dict(re.findall(r'<th scope="row">(\w+)</th><td>([^<]*)</td>', body))
+    assert figures["invocations"] == f"{stats['invocations']:,}" == "5"
+    assert int(figures["evictions"].replace(",", "")) >= 25
+    assert figures["max_finished_invocations"] == "5" and figures["retention_seconds"] == "off"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/invocations/",
+        "/invocations/timeline",
+        "/invocations/{kept}",
+        "/invocations/{evicted}",
+        "/tasks/",
+    ],
+)
+def test_no_page_fails_on_evicted_invocations(
+    monitored: tuple[Pynenc, MonitorHandle, list[Any]], path: str
+) -> None:
+    _, handle, invocations = monitored
+    url = handle.url + path.format(kept=invocations[-1].invocation_id, evicted=invocations[0].invocation_id)
+    status, body = fetch(url)
+    assert status < 500, body[:500]
+    assert body.strip()
+
+
+def test_a_second_monitor_shows_the_app_it_was_given() -> None:
+    other = PynencBuilder().fast_memory().app_id("fastmem-monitor-other").build()
+    handle = serve_monitor(other, port=0)
+    try:
+        assert "fastmem-monitor-other" in fetch(handle.url + STATS_PATH)[1]
+    finally:
+        handle.stop()
+
+
+def test_without_the_monitor_extra_the_error_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_import = builtins.__import__
+
+    def without_pynmon(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name.startswith(("pynmon", "uvicorn")):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_pynmon)
+    with pytest.raises(ImportError, match=r"pip install 'pynenc-fastmem\[monitor\]'"):
+        serve_monitor(app)
