@@ -17,7 +17,7 @@ BENCH_ARGS ?=
 FT_VENV := .venv-ft
 FT_PYTHON := $(FT_VENV)/bin/python
 
-.PHONY: install test test-debug test-cython test-python test-live test-freethreaded demo bench \
+.PHONY: dependency-wheels docs screenshots test-redis install test test-debug test-cython test-python test-live test-freethreaded demo bench \
 	bench-compare bench-quick bench-baseline bench-freethreaded wheel test-wheel test-sdist lint clean
 
 install: $(VENV)/.installed
@@ -87,6 +87,34 @@ $(FT_VENV)/.built: $(FT_VENV)/.installed src/pynenc_fastmem/_store_c.pyx setup.p
 test-freethreaded: $(FT_VENV)/.built
 	PYNENC_FASTMEM_REQUIRE_EXTENSIONS=1 $(FT_PYTHON) -m pytest $(PYTEST_ARGS)
 	PYNENC_FASTMEM_NO_EXTENSIONS=1 $(FT_PYTHON) -m pytest $(PYTEST_ARGS)
+
+# Export into pynenc-redis's backend on a real Redis server (Debian's redis-server). In an
+# environment of its own: pynenc-redis registers pynenc plugins the main suite must not collect.
+REDIS_VENV := .venv-redis
+test-redis: install
+	@python=$$(tools/find-python.sh) || exit 1; \
+	if [ ! -x $(REDIS_VENV)/bin/python ]; then "$$python" -m venv $(REDIS_VENV); fi
+	$(REDIS_VENV)/bin/python -m pip install --quiet --upgrade pip setuptools $(CYTHON)
+	PYNENC_FASTMEM_REQUIRE_EXTENSIONS=1 $(REDIS_VENV)/bin/python -m pip install --quiet --no-build-isolation \
+		-e '.[test]' 'pynenc-redis>=0.3,<0.4'
+	FASTMEM_REQUIRE_REDIS=1 $(REDIS_VENV)/bin/python -m pytest tests/test_backend_retention.py -k redis $(PYTEST_ARGS)
+
+# Which of our wheels' targets find a wheel of every runtime dependency on PyPI (cistell, pynenc's
+# Rust extension, has none for some): the table in README.md's install section, confirmed by pip.
+dependency-wheels: install
+	$(VENV_PYTHON) tools/check-dependency-wheels.py --update-readme --pip-check
+
+# The docs site into site/: README.md is its first page (its docs/ links made relative), the API
+# reference comes from the docstrings; warnings, broken links and anchors included, are errors.
+DOCS_TOOLS := 'mkdocs>=1.6,<2' 'mkdocstrings[python]>=0.29'
+docs: install
+	$(VENV_PYTHON) -m pip install --quiet $(DOCS_TOOLS)
+	sed 's#](docs/#](#g' README.md > docs/index.md
+	$(VENV_PYTHON) -m mkdocs build --strict --site-dir site
+
+# The timeline screenshot in docs/ (and the README), taken by the browser test of a running app.
+screenshots: install
+	FASTMEM_SCREENSHOT_DIR=docs FASTMEM_REQUIRE_BROWSER=1 $(VENV_PYTHON) -m pytest tests/test_browser.py -q -k screenshot
 
 demo: install
 	$(VENV_PYTHON) -m pynenc_fastmem demo
