@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from pynenc_fastmem import _store_common
 from pynenc_fastmem._store_py import EVICTIONS_PER_FINAL, ITEM_KINDS, MAX_MICROS, MIN_MICROS, Store
 
 
@@ -240,6 +241,17 @@ def test_the_store_remembers_the_latest_evicted_ids(store_module: ModuleType, mo
     assert not store.was_evicted("never-stored")
     run(store, "i4", 100)  # stored and evicted again: remembered once more, the oldest forgotten
     assert [store.was_evicted(f"i{n}") for n in range(5)] == [False, False, False, True, True]
+
+
+def test_the_eviction_log_holds_a_fixed_number_of_bytes() -> None:
+    """Eight bytes an id remembered, however many are evicted: the log must not grow a long run."""
+    told: list[list[str]] = []
+    log = _store_common.EvictionLog(told.append, remembered=1000)
+    for first in range(0, 25_000, 100):
+        log.record([f"id-{n}" for n in range(first, first + 100)])
+    assert len(log._ring) == 8 * 1000 and len(told) == 250
+    assert [f"id-{n}" in log for n in (23_999, 24_000, 24_999)] == [False, True, True]
+    assert "id-0" not in log and "never" not in log
 
 
 def test_stats_count_everything_held(store: Store) -> None:

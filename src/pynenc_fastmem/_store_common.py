@@ -7,9 +7,9 @@ same input with the same messages.
 
 from __future__ import annotations
 
+import struct
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict
@@ -251,6 +251,9 @@ def check_store_options(
     )
 
 
+_HASH = struct.Struct("=q")  # one remembered id: its hash, native order
+
+
 class EvictionLog:
     """The ids a store evicted most recently, and the callback told of each eviction.
 
@@ -259,13 +262,20 @@ class EvictionLog:
     It remembers the last ``remembered`` ids, so that a read of one can say it
     was evicted rather than never stored; it is a hint, not the store's state:
     an exception while recording loses ids from it and nothing else.
+
+    An id is remembered by its 64-bit hash in a ring of ``remembered`` slots of one
+    ``bytearray`` (8 bytes an id, allocated as evictions come), not as the string:
+    the strings and a map of them cost about 130 bytes an id, which made a long run's
+    memory grow by 13 MB over its first 100,000 evictions. A lookup scans the ring in C
+    (about 0.1 ms when full); only a read that found nothing makes one. Two ids whose
+    hashes collide (odds about 1 in 10**14 per lookup) would read as evicted.
     """
 
     def __init__(self, on_evict: Callable[[list[str]], object] | None, remembered: int) -> None:
         self.on_evict = on_evict
-        self._remembered = remembered
-        self._order: deque[str] = deque()
-        self._counts: dict[str, int] = {}  # an id evicted, stored again and evicted again counts twice
+        self._size = 8 * remembered
+        self._ring = bytearray()
+        self._next = 0  # the byte offset the next hash takes once the ring is full
         self._lock = threading.Lock()
 
     def record(self, evicted_ids: list[str]) -> None:
@@ -275,17 +285,19 @@ class EvictionLog:
             self.on_evict(evicted_ids)
 
     def _remember(self, evicted_ids: list[str]) -> None:
-        order, counts = self._order, self._counts
+        ring = self._ring
         for invocation_id in evicted_ids:
-            order += [invocation_id]
-            counts[invocation_id] = counts.get(invocation_id, 0) + 1
-        while len(order) > self._remembered:
-            oldest = order.popleft()
-            left = counts[oldest] - 1
-            if left:
-                counts[oldest] = left
-            else:
-                del counts[oldest]
+            packed = _HASH.pack(hash(invocation_id))
+            if len(ring) < self._size:
+                ring += packed
+            elif self._size:
+                ring[self._next : self._next + 8] = packed
+                self._next = (self._next + 8) % self._size
 
     def __contains__(self, invocation_id: object) -> bool:
-        return invocation_id in self._counts
+        wanted = _HASH.pack(hash(invocation_id))
+        with self._lock:
+            at = self._ring.find(wanted)
+            while at != -1 and at % 8:  # a match across two slots: look on
+                at = self._ring.find(wanted, at + 1)
+        return at != -1
