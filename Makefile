@@ -17,7 +17,7 @@ BENCH_ARGS ?=
 FT_VENV := .venv-ft
 FT_PYTHON := $(FT_VENV)/bin/python
 
-.PHONY: dependency-wheels docs screenshots test-redis install test test-debug test-cython test-python test-live test-freethreaded demo bench \
+.PHONY: build-core dependency-wheels docs screenshots test-redis install test test-debug test-cython test-python test-live test-freethreaded demo bench \
 	bench-compare bench-quick bench-baseline bench-freethreaded wheel test-wheel test-sdist lint clean
 
 install: $(VENV)/.installed
@@ -30,12 +30,7 @@ $(VENV)/.installed: pyproject.toml setup.py src/pynenc_fastmem/_store_c.pyx
 	PYNENC_FASTMEM_REQUIRE_EXTENSIONS=1 $(VENV_PYTHON) -m pip install --quiet -e '.[test]'
 	touch $@
 
-RELIABILITY_TESTS := tests/test_store.py tests/test_model.py tests/test_soak.py tests/test_bad_input.py \
-	tests/test_invariants.py tests/test_implementation.py tests/test_retention.py tests/test_faults.py
-ADAPTER_TESTS := tests/conformance tests/test_state_backend.py tests/test_backend_retention.py \
-	tests/test_differential.py tests/test_builder.py tests/test_demo.py tests/test_live.py
-
-# The reliability tests on a debug build of the compiled core, then the whole suite,
+# The store tests on a debug build of the compiled core, then the whole suite,
 # pynenc's conformance suites included, once on each store.
 test: test-debug test-cython test-python test-live
 
@@ -46,9 +41,15 @@ define build_core
 	$(1) PYNENC_FASTMEM_REQUIRE_EXTENSIONS=1 $(2) -m pip install --quiet --no-deps --no-build-isolation -e .
 endef
 
+# The store tests (marked `store`) on a debug build. The optimised build is put back whether
+# they pass or fail, so a failed run leaves no debug build behind.
 test-debug: install
 	$(call build_core,PYNENC_FASTMEM_DEBUG_BUILD=1,$(VENV_PYTHON))
-	PYNENC_FASTMEM_DEBUG_BUILD=1 PYNENC_FASTMEM_REQUIRE_EXTENSIONS=1 $(VENV_PYTHON) -m pytest $(RELIABILITY_TESTS) $(PYTEST_ARGS)
+	PYNENC_FASTMEM_DEBUG_BUILD=1 PYNENC_FASTMEM_REQUIRE_EXTENSIONS=1 $(VENV_PYTHON) -m pytest -m store $(PYTEST_ARGS); \
+	status=$$?; $(MAKE) --no-print-directory build-core; exit $$status
+
+# The optimised compiled core, rebuilt in place.
+build-core: install
 	$(call build_core,,$(VENV_PYTHON))
 
 test-cython: install
@@ -60,7 +61,7 @@ test-python: install
 # The adapter with live_invocations on: every app the tests build, pynenc's conformance
 # suites included, keeps and returns the objects themselves.
 test-live: install
-	PYNENC__LIVE_INVOCATIONS=1 PYNENC_FASTMEM_REQUIRE_EXTENSIONS=1 $(VENV_PYTHON) -m pytest $(ADAPTER_TESTS) $(PYTEST_ARGS)
+	PYNENC__LIVE_INVOCATIONS=1 PYNENC_FASTMEM_REQUIRE_EXTENSIONS=1 $(VENV_PYTHON) -m pytest tests/backend tests/conformance $(PYTEST_ARGS)
 
 # pynenc 0.4 needs cistell>=0.1.2, a Rust extension with no free-threaded wheel, which cannot be
 # built here (no crate index): its pure-Python 0.0.7, with which pynenc 0.4.0 runs, stands in.
@@ -97,7 +98,7 @@ test-redis: install
 	$(REDIS_VENV)/bin/python -m pip install --quiet --upgrade pip setuptools $(CYTHON)
 	PYNENC_FASTMEM_REQUIRE_EXTENSIONS=1 $(REDIS_VENV)/bin/python -m pip install --quiet --no-build-isolation \
 		-e '.[test]' 'pynenc-redis>=0.3,<0.4'
-	FASTMEM_REQUIRE_REDIS=1 $(REDIS_VENV)/bin/python -m pytest tests/test_backend_retention.py -k redis $(PYTEST_ARGS)
+	FASTMEM_REQUIRE_REDIS=1 $(REDIS_VENV)/bin/python -m pytest tests/backend/test_retention.py -k redis $(PYTEST_ARGS)
 
 # Which of our wheels' targets find a wheel of every runtime dependency on PyPI (cistell, pynenc's
 # Rust extension, has none for some): the table in README.md's install section, confirmed by pip.
@@ -114,7 +115,7 @@ docs: install
 
 # The timeline screenshot in docs/ (and the README), taken by the browser test of a running app.
 screenshots: install
-	FASTMEM_SCREENSHOT_DIR=docs FASTMEM_REQUIRE_BROWSER=1 $(VENV_PYTHON) -m pytest tests/test_browser.py -q -k screenshot
+	FASTMEM_SCREENSHOT_DIR=docs FASTMEM_REQUIRE_BROWSER=1 $(VENV_PYTHON) -m pytest tests/backend/test_browser.py -q -k screenshot
 
 demo: install
 	$(VENV_PYTHON) -m pynenc_fastmem demo

@@ -11,44 +11,39 @@ import os
 
 os.environ["PYNENC__STATE_BACKEND_CLS"] = "FastMemStateBackend"
 
-import importlib
 import itertools
+from pathlib import Path
 from types import ModuleType
 
 import pytest
 from pynenc import Pynenc, PynencBuilder
 
-from pynenc_fastmem import _store, _store_py
+from pynenc_fastmem import _store_py
+
+from .support import COMPILED_STORE_MISSING, REQUIRE_EXTENSIONS, STORE_MODULES
 
 pytest_plugins = ["pynenc_tests.conftest"]
 
-REQUIRE_EXTENSIONS = os.environ.get("PYNENC_FASTMEM_REQUIRE_EXTENSIONS", "") not in ("", "0")
-
-
-def _store_modules() -> dict[str, ModuleType | None]:
-    """The store implementations to test; ``None`` for a compiled one that failed to import."""
-    modules: dict[str, ModuleType | None] = {"python": _store_py}
-    if _store.NO_EXTENSIONS:
-        return modules
-    try:
-        modules["cython"] = importlib.import_module("pynenc_fastmem._store_c")
-    except ImportError:
-        if REQUIRE_EXTENSIONS:
-            modules["cython"] = None
-    return modules
-
-
-STORE_MODULES = _store_modules()
-
+STORE_TESTS = Path(__file__).with_name("store")
 _app_counter = itertools.count()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests of ``tests/store/`` ``store``: what the debug build runs (``make test-debug``)."""
+    for item in items:
+        if STORE_TESTS in item.path.parents:
+            item.add_marker(pytest.mark.store)
 
 
 @pytest.fixture(params=sorted(STORE_MODULES))
 def store_module(request: pytest.FixtureRequest) -> ModuleType:
-    """Each store implementation in turn; the compiled one failing if required but missing."""
+    """Each store implementation in turn; the compiled one skipped, with the reason, where it is
+    missing, and failing instead when ``PYNENC_FASTMEM_REQUIRE_EXTENSIONS`` is set."""
     module = STORE_MODULES[request.param]
     if module is None:
-        pytest.fail("PYNENC_FASTMEM_REQUIRE_EXTENSIONS is set but pynenc_fastmem._store_c does not import")
+        if REQUIRE_EXTENSIONS:
+            pytest.fail(f"PYNENC_FASTMEM_REQUIRE_EXTENSIONS is set but {COMPILED_STORE_MISSING}")
+        pytest.skip(COMPILED_STORE_MISSING)
     return module
 
 

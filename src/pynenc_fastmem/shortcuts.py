@@ -8,7 +8,7 @@ come from the DTOs, the task, and constants. So the first invocation of each tas
 rebuilt by pynenc itself and its fresh attributes kept as the task's template; later reads
 make new objects of the same classes with the template's attributes and the DTOs' own
 (about 0.5 µs). A task whose objects carry an attribute the template does not expect (a
-pynenc release that adds one) keeps pynenc's own rebuild. ``tests/test_shortcuts.py``
+pynenc release that adds one) keeps pynenc's own rebuild. ``tests/backend/test_shortcuts.py``
 compares every attribute of both ways.
 """
 

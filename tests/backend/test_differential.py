@@ -22,7 +22,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from pynenc import Pynenc
@@ -37,6 +36,8 @@ from pynenc.state_backend.base_state_backend import InvocationHistory
 from pynenc.workflow import WorkflowIdentity
 
 from pynenc_fastmem import FastMemStateBackend
+
+from ..support import stateful_settings
 
 EXAMPLES = int(os.environ.get("FASTMEM_DIFFERENTIAL_EXAMPLES", 150))
 IDS = [f"inv-{n}" for n in range(6)]
@@ -192,10 +193,5 @@ class Differential(RuleBasedStateMachine):
 def test_fastmem_answers_as_mem_state_backend_does() -> None:
     run_state_machine_as_test(
         Differential,
-        settings=settings(
-            max_examples=EXAMPLES,
-            stateful_step_count=30,
-            deadline=None,
-            suppress_health_check=[HealthCheck.too_slow],
-        ),
+        settings=stateful_settings(EXAMPLES, steps=30),
     )

@@ -10,13 +10,14 @@ import pytest
 import pynenc_fastmem
 from pynenc_fastmem import _store
 
-from .conftest import REQUIRE_EXTENSIONS
+from ..support import REQUIRE_EXTENSIONS
+
+NOT_REQUIRED = "PYNENC_FASTMEM_REQUIRE_EXTENSIONS is not set: no compiled core is required"
 
 
+@pytest.mark.skipif(not REQUIRE_EXTENSIONS, reason=NOT_REQUIRED)
 def test_required_compiled_core_is_the_one_loaded() -> None:
     """Under PYNENC_FASTMEM_REQUIRE_EXTENSIONS a silent fallback to Python fails here."""
-    if not REQUIRE_EXTENSIONS:
-        return
     from pynenc_fastmem import _store_c
 
     assert pynenc_fastmem.IMPLEMENTATION == "cython"
@@ -24,10 +25,10 @@ def test_required_compiled_core_is_the_one_loaded() -> None:
     assert _store_c.__file__.endswith((".so", ".pyd"))
 
 
+@pytest.mark.skipif(not _store.NO_EXTENSIONS, reason="PYNENC_FASTMEM_NO_EXTENSIONS is not set")
 def test_no_extensions_forces_the_python_store() -> None:
-    if _store.NO_EXTENSIONS:
-        assert pynenc_fastmem.IMPLEMENTATION == "python"
-        assert _store.Store.__module__ == "pynenc_fastmem._store_py"
+    assert pynenc_fastmem.IMPLEMENTATION == "python"
+    assert _store.Store.__module__ == "pynenc_fastmem._store_py"
 
 
 def _implementation_in_fresh_interpreter(no_extensions: str) -> str:
@@ -48,10 +49,9 @@ def test_environment_variable_selects_the_implementation_at_import() -> None:
         assert _implementation_in_fresh_interpreter("0") == expected
 
 
+@pytest.mark.skipif(not REQUIRE_EXTENSIONS, reason=NOT_REQUIRED)
 def test_debug_build_is_the_one_loaded_when_asked_for() -> None:
     """The reliability run on a debug build must really load one (bounds and wraparound checks)."""
-    if not REQUIRE_EXTENSIONS:
-        return
     from pynenc_fastmem import _store_c
 
     wanted = os.environ.get("PYNENC_FASTMEM_DEBUG_BUILD", "") not in ("", "0")

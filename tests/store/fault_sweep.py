@@ -1,9 +1,9 @@
 """Fault injection: every store operation, failed at each allocation and interrupted at each line.
 
-Run as a script in a child process (``tests/test_faults.py`` does), so a crash
+Run as a script in a child process (``tests/store/test_faults.py`` does), so a crash
 ends the child, not the test run::
 
-    python tests/fault_sweep.py python nomemory [--max-points 400]
+    python tests/store/fault_sweep.py python nomemory [--max-points 400]
 
 For each operation it builds the same small store, makes the injection point
 ``k`` fail (``nomemory``: every allocation from the ``k``-th on fails, with

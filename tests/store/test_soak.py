@@ -5,10 +5,10 @@
   after which reference counts and traced memory are checked.
 """
 
+import functools
 import gc
 import os
 import sys
-import threading
 import time
 import tracemalloc
 from typing import Any
@@ -17,48 +17,36 @@ import pytest
 
 from pynenc_fastmem._store_py import Store
 
+from ..support import run_threads
+
 SOAK_SECONDS = float(os.environ.get("FASTMEM_SOAK_SECONDS", 2))
 LEAK_OPERATIONS = int(os.environ.get("FASTMEM_LEAK_OPERATIONS", 40_000))
 
 
 def test_eight_threads_mixing_reads_and_writes(store: Store) -> None:
-    threads, errors, written = 8, [], [0] * 8
+    threads, written = 8, [0] * 8
     deadline = time.monotonic() + SOAK_SECONDS
 
     def work(number: int) -> None:
-        try:
-            count = 0
-            while time.monotonic() < deadline:
-                inv_id = f"t{number}-{count}"
-                store.upsert_invocations([(inv_id, count, f"p{count % 5}", None, f"w{number}", "T")])
-                store.add_histories([inv_id], (count * 7919) % 997, ("a", inv_id))
-                store.add_histories([inv_id], (count * 7919) % 997 - 1, ("b", inv_id))
-                store.set_result(inv_id, count)
-                if count % 3 == 0:
-                    store.upsert_invocations([(inv_id, -count, f"p{count % 5}", None, f"w{number}", "T")])
-                store.child_ids(f"p{count % 5}")
-                store.get_history(f"t{(number + 1) % threads}-{count // 2}")
-                for batch in store.history_in_range(100, 200, batch_size=7):
-                    assert all(type(record) is tuple for record in batch)
-                list(store.invocations_in_range(0, 50, batch_size=5))
-                store.ids_by_workflow(workflow_type="T")
-                count += 1
-            written[number] = count
-        except BaseException as error:  # noqa: BLE001
-            errors.append(error)
+        count = 0
+        while time.monotonic() < deadline:
+            inv_id = f"t{number}-{count}"
+            store.upsert_invocations([(inv_id, count, f"p{count % 5}", None, f"w{number}", "T")])
+            store.add_histories([inv_id], (count * 7919) % 997, ("a", inv_id))
+            store.add_histories([inv_id], (count * 7919) % 997 - 1, ("b", inv_id))
+            store.set_result(inv_id, count)
+            if count % 3 == 0:
+                store.upsert_invocations([(inv_id, -count, f"p{count % 5}", None, f"w{number}", "T")])
+            store.child_ids(f"p{count % 5}")
+            store.get_history(f"t{(number + 1) % threads}-{count // 2}")
+            for batch in store.history_in_range(100, 200, batch_size=7):
+                assert all(type(record) is tuple for record in batch)
+            list(store.invocations_in_range(0, 50, batch_size=5))
+            store.ids_by_workflow(workflow_type="T")
+            count += 1
+        written[number] = count
 
-    old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
-    finally:
-        sys.setswitchinterval(old)
-
-    assert errors == []
+    assert run_threads(functools.partial(work, number) for number in range(threads)) == []
     assert all(written), written
     store._check()
     for number in range(threads):

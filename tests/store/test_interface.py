@@ -1,7 +1,7 @@
 """The store interface, run against every store implementation."""
 
+import functools
 import random
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -12,6 +12,8 @@ import pytest
 
 from pynenc_fastmem._store_common import DEFAULT_STRIPES, READ_CHUNK
 from pynenc_fastmem._store_py import Store
+
+from ..support import flatten, populate_every_kind, run_threads
 
 
 def row(
@@ -24,10 +26,6 @@ def row(
 ) -> tuple[str, Any, str | None, str | None, str | None, str | None]:
     """An invocation row; the value defaults to a marker naming the id."""
     return (inv_id, value if value is not None else f"value-{inv_id}", parent, event, workflow, workflow_type)
-
-
-def flatten(batches: Any) -> list[Any]:
-    return [item for batch in batches for item in batch]
 
 
 def snapshot(store: Store) -> dict[str, Any]:
@@ -336,15 +334,7 @@ def test_runner_contexts(store: Store) -> None:
 
 
 def test_purge_clears_everything(store: Store) -> None:
-    store.upsert_invocations([row("a", parent="p", event="e", workflow="w", workflow_type="T")])
-    store.add_histories(["a"], 1, "h")
-    store.set_result("a", "r")
-    store.set_exception("a", "x")
-    store.set_workflow_data("w", "k", 1)
-    store.add_workflow_run("T", "t", "w", "run")
-    store.add_sub_invocation("w", "a")
-    store.set_runner_context("r", "ctx")
-    store.purge()
+    populate_every_kind(store).purge()
     assert store.get_invocation("a") is None
     assert store.child_ids("p") == store.ids_by_parent_event("e") == store.ids_by_workflow() == []
     assert store.get_history("a") == []
@@ -407,49 +397,29 @@ def test_stripes_must_be_a_power_of_two(store_module: Any) -> None:
 def test_concurrent_writers_and_readers_lose_nothing(store: Store) -> None:
     """Writers and readers interleave at every bytecode; afterwards every record is there once."""
     writers, per_writer = 4, 300
-    errors: list[BaseException] = []
     start = threading.Barrier(writers + 2)
 
     def write(w: int) -> None:
-        try:
-            start.wait()
-            for i in range(per_writer):
-                inv_id = f"w{w}-{i}"
-                store.upsert_invocations(
-                    [row(inv_id, parent=f"p{i % 7}", workflow=f"wf{w}", workflow_type="T")]
-                )
-                store.add_histories([inv_id], (i * 7919) % 1000, (w, i, "a"))
-                store.add_histories([inv_id], (i * 7919) % 1000 - 1, (w, i, "b"))
-                store.set_result(inv_id, i)
-                store.set_runner_context(f"runner-{w}", w)
-        except BaseException as error:  # noqa: BLE001
-            errors.append(error)
+        start.wait()
+        for i in range(per_writer):
+            inv_id = f"w{w}-{i}"
+            store.upsert_invocations([row(inv_id, parent=f"p{i % 7}", workflow=f"wf{w}", workflow_type="T")])
+            store.add_histories([inv_id], (i * 7919) % 1000, (w, i, "a"))
+            store.add_histories([inv_id], (i * 7919) % 1000 - 1, (w, i, "b"))
+            store.set_result(inv_id, i)
+            store.set_runner_context(f"runner-{w}", w)
 
     def read() -> None:
-        try:
-            start.wait()
-            for i in range(per_writer):
-                store.child_ids(f"p{i % 7}")
-                store.ids_by_workflow(workflow_type="T")
-                flatten(store.history_in_range(0, 1000, batch_size=17))
-                flatten(store.invocations_in_range(0, 1000, batch_size=17))
-                store.match_runner_contexts("runner")
-                store.get_history(f"w0-{i}")
-        except BaseException as error:  # noqa: BLE001
-            errors.append(error)
+        start.wait()
+        for i in range(per_writer):
+            store.child_ids(f"p{i % 7}")
+            store.ids_by_workflow(workflow_type="T")
+            flatten(store.history_in_range(0, 1000, batch_size=17))
+            flatten(store.invocations_in_range(0, 1000, batch_size=17))
+            store.match_runner_contexts("runner")
+            store.get_history(f"w0-{i}")
 
-    old_interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
-        threads += [threading.Thread(target=read) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        sys.setswitchinterval(old_interval)
-
+    errors = run_threads([*(functools.partial(write, w) for w in range(writers)), read, read])
     assert errors == []
     store._check()
     all_ids = [f"w{w}-{i}" for w in range(writers) for i in range(per_writer)]

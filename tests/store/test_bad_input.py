@@ -11,6 +11,8 @@ import pytest
 
 from pynenc_fastmem._store_py import Store
 
+from ..support import populate_every_kind
+
 NOT_STR = [None, 1, 1.5, b"id", ["id"], object()]
 NOT_TIMESTAMP = [None, "1", 1.5, True, 2**63, -(2**63) - 1, object()]
 NOT_BATCH_SIZE = [0, -1, None, "1", True, 1.5]
@@ -85,18 +87,6 @@ CASES = [
 ]
 
 
-def _populated(store: Store) -> Store:
-    store.upsert_invocations([("a", "v", "p", "e", "w", "T"), ("b", "v2", "p", None, None, None)])
-    store.add_histories(["a", "b"], 5, "r5")
-    store.set_result("a", "r")
-    store.set_exception("a", "x")
-    store.set_workflow_data("w", "k", 1)
-    store.add_workflow_run("T", "t", "w", "run")
-    store.add_sub_invocation("w", "a")
-    store.set_runner_context("r", "ctx")
-    return store
-
-
 def _snapshot(store: Store) -> Any:
     return (
         [store.get_invocation(i) for i in "abc"],
@@ -122,7 +112,7 @@ def test_every_public_method_is_in_the_table() -> None:
 def test_bad_argument_is_refused_naming_it(
     store: Store, method: str, position: int, name: str, bad: Any
 ) -> None:
-    _populated(store)
+    populate_every_kind(store)
     before = _snapshot(store)
     arguments = list(TABLE[method][0])
     arguments[position] = bad

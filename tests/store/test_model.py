@@ -15,7 +15,6 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -25,7 +24,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from .conftest import STORE_MODULES
+from ..support import COMPILED_STORE_MISSING, REQUIRE_EXTENSIONS, STORE_MODULES, stateful_settings
 
 EXAMPLES = int(os.environ.get("FASTMEM_MODEL_EXAMPLES", 300))
 STRIPES = 4
@@ -337,9 +336,9 @@ class StoreMachine(RuleBasedStateMachine):
 
 
 def test_every_store_follows_the_model() -> None:
-    modules = list(STORE_MODULES.values())
-    if any(module is None for module in modules):
-        pytest.fail("PYNENC_FASTMEM_REQUIRE_EXTENSIONS is set but pynenc_fastmem._store_c does not import")
+    modules = [module for module in STORE_MODULES.values() if module is not None]
+    if REQUIRE_EXTENSIONS and len(modules) < len(STORE_MODULES):
+        pytest.fail(f"PYNENC_FASTMEM_REQUIRE_EXTENSIONS is set but {COMPILED_STORE_MISSING}")
 
     class Machine(StoreMachine):
         pass
@@ -347,10 +346,5 @@ def test_every_store_follows_the_model() -> None:
     Machine.modules = modules  # type: ignore[assignment]
     run_state_machine_as_test(
         Machine,
-        settings=settings(
-            max_examples=EXAMPLES,
-            stateful_step_count=40,
-            deadline=None,
-            suppress_health_check=[HealthCheck.too_slow],
-        ),
+        settings=stateful_settings(EXAMPLES, steps=40),
     )

@@ -4,7 +4,11 @@ import ast
 import inspect
 from pathlib import Path
 
+import pytest
+
 from pynenc_fastmem import _store_py
+
+from ..support import COMPILED_STORE, COMPILED_STORE_MISSING
 
 STUB = Path(_store_py.__file__).with_name("_store_c.pyi")
 
@@ -53,12 +57,9 @@ def test_stub_functions_match_the_python_twin() -> None:
     )
 
 
+@pytest.mark.skipif(COMPILED_STORE is None, reason=COMPILED_STORE_MISSING)
 def test_stub_declares_what_the_compiled_module_has() -> None:
-    from .conftest import STORE_MODULES
-
-    compiled = STORE_MODULES.get("cython")
-    if compiled is None:
-        return
+    compiled = COMPILED_STORE
     tree = ast.parse(STUB.read_text())
     declared = {
         node.name if not isinstance(node, ast.AnnAssign) else ast.unparse(node.target)

@@ -1,7 +1,6 @@
 """Retention, stats and item listing of the store, run against every store implementation."""
 
-import sys
-import threading
+import functools
 from types import ModuleType
 from typing import Any
 
@@ -9,6 +8,8 @@ import pytest
 
 from pynenc_fastmem import _store_common
 from pynenc_fastmem._store_py import EVICTIONS_PER_FINAL, ITEM_KINDS, MAX_MICROS, MIN_MICROS, Store
+
+from ..support import run_threads
 
 
 class Clock:
@@ -316,31 +317,18 @@ def test_threads_finishing_and_evicting_lose_nothing_unfinished(
     store_module: ModuleType, max_finished: int
 ) -> None:
     store = store_module.Store(max_finished=max_finished)
-    threads, per_thread, errors = 4, 400, []
+    threads, per_thread = 4, 400
 
     def work(number: int) -> None:
-        try:
-            parent = f"parent{number}"
-            start(store, parent, 0)
-            for count in range(per_thread):
-                inv_id = f"t{number}-{count}"
-                run(store, inv_id, count + 1, parent=parent if count % 4 == 0 else None)
-                start(store, f"u{number}-{count}", count)
-                assert store.get_invocation(parent) is not None
-        except Exception as error:  # noqa: BLE001 - reported by the main thread
-            errors.append(error)
+        parent = f"parent{number}"
+        start(store, parent, 0)
+        for count in range(per_thread):
+            inv_id = f"t{number}-{count}"
+            run(store, inv_id, count + 1, parent=parent if count % 4 == 0 else None)
+            start(store, f"u{number}-{count}", count)
+            assert store.get_invocation(parent) is not None
 
-    workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter allows
-    try:
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
-    finally:
-        sys.setswitchinterval(interval)
-    assert errors == []
+    assert run_threads(functools.partial(work, number) for number in range(threads)) == []
     store._check()
     stats = store.stats()
     assert stats["finished"] + stats["evictions"] == threads * per_thread

@@ -29,15 +29,9 @@ from pynenc.state_backend.base_state_backend import InvocationHistory
 from pynenc_fastmem import FastMemStateBackend
 from pynenc_fastmem.state_backend import PYNENC_OBJECT_BYTES
 
+from ..support import LIFECYCLE, history_record
+
 KEPT = 5
-LIFECYCLE = [
-    InvocationStatus.REGISTERED,
-    InvocationStatus.PENDING,
-    InvocationStatus.RUNNING,
-    InvocationStatus.RETRY,
-    InvocationStatus.RUNNING,
-    InvocationStatus.SUCCESS,
-]
 
 
 def _app(app_id: str, **builder: Any) -> Pynenc:
@@ -388,13 +382,13 @@ def test_import_merges_keeping_the_newer_side(tmp_path: Path) -> None:
         backend._upsert_invocations([pairs[name] for name in names])
         for name in names:
             backend._add_histories(
-                [name], _record(name, at + timedelta(seconds=offset), InvocationStatus.REGISTERED)
+                [name], history_record(name, at + timedelta(seconds=offset), InvocationStatus.REGISTERED)
             )
     here._add_histories(
-        ["newer-here"], _record("newer-here", at + timedelta(seconds=5), InvocationStatus.PENDING)
+        ["newer-here"], history_record("newer-here", at + timedelta(seconds=5), InvocationStatus.PENDING)
     )
     there._add_histories(
-        ["newer-there"], _record("newer-there", at + timedelta(seconds=9), InvocationStatus.PENDING)
+        ["newer-there"], history_record("newer-there", at + timedelta(seconds=9), InvocationStatus.PENDING)
     )
     there._set_result("newer-there", "from there")
     there._set_result("newer-here", "ignored: older there")
@@ -420,16 +414,6 @@ def _pair(invocation_id: str) -> tuple[InvocationDTO, CallDTO]:
         InvocationDTO(invocation_id=invocation_id, call_id=call_id, workflow=None, parent_invocation_id=None),
         CallDTO(call_id=call_id, serialized_arguments={"x": "1"}),
     )
-
-
-def _record(invocation_id: str, at: datetime, status: InvocationStatus) -> InvocationHistory:
-    record = InvocationHistory(
-        invocation_id=invocation_id,
-        status_record=InvocationStatusRecord(status=status),
-        runner_context_id="r",
-    )
-    record._timestamp = at
-    return record
 
 
 def test_export_of_a_small_store_shows_no_progress_by_default(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """A MemoryError or a KeyboardInterrupt anywhere in a store operation never corrupts, hangs or crashes.
 
-Each sweep runs in a child process (``tests/fault_sweep.py``), so a crash fails
+Each sweep runs in a child process (``tests/store/fault_sweep.py``), so a crash fails
 the test instead of ending the run; see that module for what is checked after
 every fault. ``FASTMEM_FAULT_POINTS`` caps the injection points per operation
 (default 2000: every operation here runs to its end below that).

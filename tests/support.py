@@ -1,0 +1,116 @@
+"""Helpers shared by the test modules: the store implementations, threads, data, Hypothesis settings.
+
+Imported as ``from ..support import ...``; fixtures stay in ``conftest.py``.
+"""
+
+import importlib
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from types import ModuleType
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+from pynenc.invocation.status import InvocationStatus, InvocationStatusRecord
+from pynenc.state_backend.base_state_backend import InvocationHistory
+
+from pynenc_fastmem import _store, _store_py
+
+REQUIRE_EXTENSIONS = os.environ.get("PYNENC_FASTMEM_REQUIRE_EXTENSIONS", "") not in ("", "0")
+
+
+def _compiled_store() -> tuple[ModuleType | None, str]:
+    """The compiled store module, or None and why it is not there."""
+    if _store.NO_EXTENSIONS:
+        return None, "PYNENC_FASTMEM_NO_EXTENSIONS is set: the compiled store is not used"
+    try:
+        return importlib.import_module("pynenc_fastmem._store_c"), ""
+    except ImportError as error:
+        return None, f"the compiled store is not built ({error})"
+
+
+COMPILED_STORE, COMPILED_STORE_MISSING = _compiled_store()
+#: Every store implementation, by name: the compiled one is None where it is missing (see above).
+STORE_MODULES: dict[str, ModuleType | None] = {"python": _store_py, "cython": COMPILED_STORE}
+
+#: The statuses of an invocation retried once, as pynenc writes them.
+LIFECYCLE = [
+    InvocationStatus.REGISTERED,
+    InvocationStatus.PENDING,
+    InvocationStatus.RUNNING,
+    InvocationStatus.RETRY,
+    InvocationStatus.RUNNING,
+    InvocationStatus.SUCCESS,
+]
+
+
+def flatten(batches: Iterable[Iterable[Any]]) -> list[Any]:
+    """The items of a range query's batches, in order."""
+    return [item for batch in batches for item in batch]
+
+
+def populate_every_kind(store: Any) -> Any:
+    """``store`` with one item of every kind it holds, related to each other."""
+    store.upsert_invocations([("a", "v", "p", "e", "w", "T"), ("b", "v2", "p", None, None, None)])
+    store.add_histories(["a", "b"], 5, "r5")
+    store.set_result("a", "r")
+    store.set_exception("a", "x")
+    store.set_workflow_data("w", "k", 1)
+    store.add_workflow_run("T", "t", "w", "run")
+    store.add_sub_invocation("w", "a")
+    store.set_runner_context("r", "ctx")
+    return store
+
+
+@contextmanager
+def switching_threads_often() -> Iterator[None]:
+    """Have the interpreter switch threads as often as it can (``sys.setswitchinterval(1e-6)``)."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(interval)
+
+
+def run_threads(targets: Iterable[Callable[[], object]]) -> list[BaseException]:
+    """Run each target in a thread of its own, switching often; return what they raised."""
+    errors: list[BaseException] = []
+
+    def guarded(target: Callable[[], object]) -> None:
+        try:
+            target()
+        except BaseException as error:  # noqa: BLE001 - the caller asserts there were none
+            errors.append(error)
+
+    threads = [threading.Thread(target=guarded, args=(target,)) for target in targets]
+    with switching_threads_often():
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    return errors
+
+
+def stateful_settings(examples: int, steps: int) -> settings:
+    """Hypothesis settings for a state machine: no deadline, slow examples allowed."""
+    return settings(
+        max_examples=examples,
+        stateful_step_count=steps,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+
+
+def history_record(invocation_id: str, at: datetime, status: InvocationStatus) -> InvocationHistory:
+    """A pynenc history record stamped ``at``."""
+    record = InvocationHistory(
+        invocation_id=invocation_id,
+        status_record=InvocationStatusRecord(status=status),
+        runner_context_id="r",
+    )
+    record._timestamp = at
+    return record
