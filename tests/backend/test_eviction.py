@@ -1,6 +1,7 @@
 """Eviction said plainly and applied to the whole app, and the runner check wherever the backend is chosen."""
 
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,13 +60,24 @@ def _run_all(count: int, task: Any = double) -> list[Any]:
     return invocations
 
 
+def _wait_until_forgotten(app: Pynenc, invocation_id: str, timeout: float = 5.0) -> None:
+    orchestrator = app.orchestrator
+    assert isinstance(orchestrator, MemOrchestrator)
+    deadline = time.monotonic() + timeout
+    while invocation_id in orchestrator.inv_id_to_call_id:
+        assert time.monotonic() < deadline, "the orchestrator never forgot the evicted invocation"
+        time.sleep(0.001)
+
+
 def test_reading_an_evicted_invocation_says_it_was_evicted_and_by_what(running: Pynenc) -> None:
     first, *_ = _run_all(3 * KEPT)
     backend = running.state_backend
     with pytest.raises(InvocationEvictedError, match="max_finished_invocations=5") as raised:
         backend.get_invocation(first.invocation_id)
     assert isinstance(raised.value, InvocationNotFoundError)
-    # pynenc reads the status from the orchestrator first, which forgot it with the eviction.
+    # pynenc reads the status from the orchestrator first, which forgets it once the writer that
+    # evicted it has released the store's locks: wait for that, which takes moments.
+    _wait_until_forgotten(running, first.invocation_id)
     with pytest.raises(EvictedError, match=f"invocation {first.invocation_id} was evicted") as evicted:
         _ = first.result
     assert isinstance(evicted.value, KeyError) and "its status" in str(evicted.value)
