@@ -163,11 +163,17 @@ def main(path: str) -> None:
         print(scaling)
     long_runs = [b for b in results["benchmarks"] if "final_rss_mib" in b["extra_info"]]
     if long_runs:
-        print("\nResident memory in the long run (MiB, at the end / the most at any sample):\n")
+        print("\nResident memory in the long runs (MiB, at the end / the most at any sample):\n")
         for benchmark in long_runs:
             extra = benchmark["extra_info"]
             peak = max(sample[1] for sample in extra["samples"]) / 2**20
-            print(f"- {extra['backend']}: {extra['final_rss_mib']:,.0f} / {peak:,.0f}")
+            run = benchmark["group"].split(":")[0]
+            line = f"- {run}, {extra['backend']}: {extra['final_rss_mib']:,.0f} / {peak:,.0f}"
+            if "rss_after_first_tenth_mib" in extra:
+                line += f" (after the first tenth: {extra['rss_after_first_tenth_mib']:,.0f})"
+            if "orchestrator_invocations" in extra:
+                line += f"; the orchestrator still tracks {extra['orchestrator_invocations']:,} invocations"
+            print(line)
     print(f"\n`rustvello` (pynenc-rustvello RustMemStateBackend): {rustvello_status()}.")
 
 

@@ -1,9 +1,12 @@
 """One long workload in a process of its own, printing resident memory over time as JSON.
 
-Usage: ``python benchmarks/retention_workload.py BACKEND INVOCATIONS [MAX_FINISHED]``, where
-BACKEND is ``mem`` or ``fastmem``. Each invocation gets its DTOs, six history records
-(the last one final) and a result, through the backend's raw methods. A process of its
-own gives each run the same starting memory, which the benchmark compares.
+Usage: ``python -m benchmarks.retention_workload {raw,app} BACKEND INVOCATIONS [MAX_FINISHED]``
+(from the repository root),
+where BACKEND is ``mem`` or ``fastmem``. ``raw``: each invocation gets its DTOs, six history
+records (the last one final) and a result, through the backend's raw methods. ``app``: a real
+pynenc app (memory broker and orchestrator, ThreadRunner in a thread of this process) runs
+INVOCATIONS tasks, submitted and awaited in batches. A process of its own gives each run the
+same starting memory, which the benchmark compares.
 """
 
 from __future__ import annotations
@@ -11,15 +14,17 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 import time
+import warnings
 from datetime import timedelta
 
+from pynenc import PynencBuilder
 from pynenc.invocation.status import InvocationStatus
 from pynenc.state_backend import MemStateBackend
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 from benchmarks.conftest import DAY_START, history_record, invocation_pair, new_app
+from benchmarks.test_end_to_end import _double  # a task must live in an importable module
 from pynenc_fastmem import FastMemStateBackend
 
 LIFECYCLE = [
@@ -39,8 +44,8 @@ def resident_bytes() -> int:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def main(backend_name: str, invocations: int, max_finished: int) -> None:
-    """Run the workload and print ``{"samples": [[done, rss, seconds], ...], "seconds": ...}``."""
+def raw_run(backend_name: str, invocations: int, max_finished: int) -> dict[str, object]:
+    """The raw-method workload: ``{"samples": [[done, rss, seconds], ...], "seconds": ..., "stats": ...}``."""
     if backend_name == "mem":
         backend = MemStateBackend(new_app())
     else:
@@ -61,8 +66,46 @@ def main(backend_name: str, invocations: int, max_finished: int) -> None:
             samples.append([index + 1, resident_bytes(), time.perf_counter() - started])
     seconds = time.perf_counter() - started
     stats = backend.stats() if isinstance(backend, FastMemStateBackend) else {}
-    print(json.dumps({"samples": samples, "seconds": seconds, "stats": stats}))
+    return {"samples": samples, "seconds": seconds, "stats": stats}
+
+
+APP_BATCH = 1_000  # tasks submitted, then awaited, at a time: what a busy producer keeps in flight
+
+
+def app_run(backend_name: str, tasks: int, max_finished: int) -> dict[str, object]:
+    """The app workload, as ``raw_run`` reports it, plus the orchestrator's per-invocation entries."""
+    builder = PynencBuilder().memory().thread_runner(min_threads=4, max_threads=16)
+    builder = builder.runner_tuning(
+        runner_loop_sleep_time_sec=0.001, invocation_wait_results_sleep_time_sec=0.001
+    )
+    builder = builder.logging_level("error").app_id(new_app().app_id)
+    if backend_name == "fastmem":
+        builder = builder.fast_memory(max_finished_invocations=max_finished or None)
+    app = builder.build()
+    task = app.task(_double)
+    warnings.filterwarnings("ignore", "Running in a secondary thread", UserWarning)
+    runner = threading.Thread(target=app.runner.run, daemon=True)
+    runner.start()
+    samples = [[0, resident_bytes(), 0.0]]
+    started = time.perf_counter()
+    try:
+        for first in range(0, tasks, APP_BATCH):
+            batch = [task(x) for x in range(first, min(first + APP_BATCH, tasks))]
+            for invocation in batch:
+                invocation.result  # noqa: B018 - waits for it
+            samples.append([first + len(batch), resident_bytes(), time.perf_counter() - started])
+    finally:
+        app.runner.stop_runner_loop()
+        runner.join(timeout=10)
+    seconds = samples[-1][2]
+    backend = app.state_backend
+    stats = backend.stats() if isinstance(backend, FastMemStateBackend) else {}
+    orchestrator = app.orchestrator
+    tracked = len(getattr(orchestrator, "inv_id_to_call_id", ()))
+    return {"samples": samples, "seconds": seconds, "stats": stats, "orchestrator_invocations": tracked}
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 0)
+    workload = {"raw": raw_run, "app": app_run}[sys.argv[1]]
+    result = workload(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 0)
+    print(json.dumps(result))

@@ -1,9 +1,11 @@
 """Retention over a long run: resident memory with and without it, its cost, and eviction cost.
 
-``FASTMEM_RETENTION_INVOCATIONS`` (default 1,000,000) sets the length of the long run;
-each backend runs it in a process of its own (``retention_workload.py``), so their
-memory figures start from the same place. ``benchmarks/plot_retention.py`` draws the
-resident memory over time from the results.
+Two long runs, each backend in a process of its own (``retention_workload.py``), so their
+memory figures start from the same place: raw backend writes
+(``FASTMEM_RETENTION_INVOCATIONS``, default 1,000,000 invocations) and a real ThreadRunner
+app (``FASTMEM_RETENTION_TASKS``, default 200,000 tasks), whose whole resident memory
+retention must bound, pynenc's orchestrator included. ``benchmarks/plot_retention.py``
+draws the resident memory over time from the results.
 """
 
 from __future__ import annotations
@@ -22,8 +24,28 @@ from pynenc_fastmem import _store_py
 from .conftest import ratio_info
 
 INVOCATIONS = int(os.environ.get("FASTMEM_RETENTION_INVOCATIONS", 1_000_000))
+TASKS = int(os.environ.get("FASTMEM_RETENTION_TASKS", 200_000))
 KEEP = 10_000
-WORKLOAD = Path(__file__).with_name("retention_workload.py")
+ROOT = Path(__file__).parents[1]  # where `python -m benchmarks.retention_workload` runs
+
+
+def _long_run(workload: str, backend: str, count: int, max_finished: int) -> dict[str, Any]:
+    output = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.retention_workload",
+            workload,
+            backend,
+            str(count),
+            str(max_finished),
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(output)  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize(("name", "max_finished"), [("mem", 0), ("fastmem", 0), ("fastmem-retention", KEEP)])
@@ -31,16 +53,8 @@ def test_long_run_resident_memory(benchmark: Any, name: str, max_finished: int) 
     benchmark.group = f"long run: {INVOCATIONS:,} invocations, 6 records each (retention keeps {KEEP:,})"
     backend = "mem" if name == "mem" else "fastmem"
 
-    def run() -> dict[str, Any]:
-        output = subprocess.run(
-            [sys.executable, str(WORKLOAD), backend, str(INVOCATIONS), str(max_finished)],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        return json.loads(output)  # type: ignore[no-any-return]
-
-    result = benchmark.pedantic(run, rounds=1, iterations=1)
+    arguments = ("raw", backend, INVOCATIONS, max_finished)
+    result = benchmark.pedantic(_long_run, args=arguments, rounds=1, iterations=1)
     samples = result["samples"]
     ratio_info(
         benchmark,
@@ -53,6 +67,29 @@ def test_long_run_resident_memory(benchmark: Any, name: str, max_finished: int) 
     if max_finished:
         assert result["stats"]["invocations"] == KEEP
         assert result["stats"]["evictions"] == INVOCATIONS - KEEP
+
+
+@pytest.mark.parametrize(("name", "max_finished"), [("mem", 0), ("fastmem", 0), ("fastmem-retention", KEEP)])
+def test_app_long_run_resident_memory(benchmark: Any, name: str, max_finished: int) -> None:
+    """The issue's target: RSS at the end within 10% of RSS after the first tenth, throughput within 10%."""
+    benchmark.group = f"app long run: {TASKS:,} ThreadRunner tasks (retention keeps {KEEP:,})"
+    backend = "mem" if name == "mem" else "fastmem"
+    result = benchmark.pedantic(_long_run, args=("app", backend, TASKS, max_finished), rounds=1, iterations=1)
+    samples = result["samples"]
+    tenth = min(samples, key=lambda sample: abs(sample[0] - TASKS // 10))
+    ratio_info(
+        benchmark,
+        name,
+        samples=samples,
+        invocations_per_second=TASKS / result["seconds"],
+        final_rss_mib=samples[-1][1] / 2**20,
+        rss_after_first_tenth_mib=tenth[1] / 2**20,
+        orchestrator_invocations=result["orchestrator_invocations"],
+        stats=result["stats"],
+    )
+    if max_finished:
+        assert result["stats"]["invocations"] <= KEEP
+        assert result["orchestrator_invocations"] <= KEEP
 
 
 BACKEND_OF = {"cython": "fastmem", "python": "fastmem-python"}
