@@ -7,6 +7,7 @@ import importlib
 import os
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -14,6 +15,7 @@ from types import ModuleType
 from typing import Any
 
 from hypothesis import HealthCheck, settings
+from pynenc import Pynenc, PynencBuilder
 from pynenc.invocation.status import InvocationStatus, InvocationStatusRecord
 from pynenc.state_backend.base_state_backend import InvocationHistory
 
@@ -114,3 +116,30 @@ def history_record(invocation_id: str, at: datetime, status: InvocationStatus) -
     )
     record._timestamp = at
     return record
+
+
+def fast_app(app_id: str, max_threads: int = 4, **fast_memory: Any) -> Pynenc:
+    """An app on FastMemStateBackend (``fast_memory``'s settings) with a quick ThreadRunner."""
+    return (
+        PynencBuilder()
+        .fast_memory(**fast_memory)
+        .thread_runner(min_threads=2, max_threads=max_threads)
+        .runner_tuning(runner_loop_sleep_time_sec=0.001, invocation_wait_results_sleep_time_sec=0.001)
+        .logging_level("error")
+        .app_id(app_id)
+        .build()
+    )
+
+
+@contextmanager
+def running(app: Pynenc) -> Iterator[Pynenc]:
+    """``app`` purged, its runner running in a thread of this process until the block ends."""
+    app.purge()
+    warnings.filterwarnings("ignore", "Running in a secondary thread", UserWarning)
+    thread = threading.Thread(target=app.runner.run, daemon=True)
+    thread.start()
+    try:
+        yield app
+    finally:
+        app.runner.stop_runner_loop()
+        thread.join(timeout=5)

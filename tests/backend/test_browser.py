@@ -14,17 +14,16 @@ screenshot of the timeline there (``make screenshots`` writes ``docs/``).
 
 import os
 import shutil
-import threading
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import pytest
-from pynenc import PynencBuilder
 
 from pynenc_fastmem.monitor import STATS_PATH, MonitorHandle, serve_monitor
+
+from ..support import fast_app, running
 
 REQUIRED = os.environ.get("FASTMEM_REQUIRE_BROWSER", "") not in ("", "0")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -41,15 +40,7 @@ def _missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-app = (
-    PynencBuilder()
-    .fast_memory(max_finished_invocations=40)
-    .thread_runner(min_threads=2, max_threads=4)
-    .runner_tuning(runner_loop_sleep_time_sec=0.001, invocation_wait_results_sleep_time_sec=0.001)
-    .logging_level("error")
-    .app_id("fastmem-browser")
-    .build()
-)
+app = fast_app("fastmem-browser", max_finished_invocations=40)
 
 
 @app.task
@@ -70,27 +61,22 @@ def total(n: int) -> int:
 @pytest.fixture(scope="module")
 def monitor() -> Iterator[tuple[MonitorHandle, dict[str, str]]]:
     """A running app whose first invocations were evicted, its monitor, and ids to visit."""
-    app.purge()
-    warnings.filterwarnings("ignore", "Running in a secondary thread", UserWarning)
-    runner = threading.Thread(target=app.runner.run, daemon=True)
-    runner.start()
-    first = square(-1)
-    _ = first.result
-    squares = [square(x) for x in range(60)]
-    _ = squares[-1].result  # the latest: the first ones may be evicted before they are read
-    failed = flaky(1)
-    with pytest.raises(ValueError):
-        _ = failed.result
-    _ = total(5).result
-    handle = serve_monitor(app)
-    ids = {"kept": squares[-1].invocation_id, "evicted": first.invocation_id}
-    assert app.state_backend._store.was_evicted(ids["evicted"])
-    try:
-        yield handle, ids
-    finally:
-        handle.stop()
-        app.runner.stop_runner_loop()
-        runner.join(timeout=5)
+    with running(app):
+        first = square(-1)
+        _ = first.result
+        squares = [square(x) for x in range(60)]
+        _ = squares[-1].result  # the latest: the first ones may be evicted before they are read
+        failed = flaky(1)
+        with pytest.raises(ValueError):
+            _ = failed.result
+        _ = total(5).result
+        handle = serve_monitor(app)
+        ids = {"kept": squares[-1].invocation_id, "evicted": first.invocation_id}
+        assert app.state_backend._store.was_evicted(ids["evicted"])
+        try:
+            yield handle, ids
+        finally:
+            handle.stop()
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,6 @@
 """Eviction said plainly and applied to the whole app, and the runner check wherever the backend is chosen."""
 
-import threading
 import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,17 +12,12 @@ from pynenc.orchestrator.mem_orchestrator import MemOrchestrator
 
 from pynenc_fastmem import EvictedError, FastMemStateBackend, InvocationEvictedError
 
+from ..support import fast_app
+from ..support import running as running_app
+
 KEPT = 5
 
-app = (
-    PynencBuilder()
-    .fast_memory(max_finished_invocations=KEPT)
-    .thread_runner(min_threads=2, max_threads=4)
-    .runner_tuning(runner_loop_sleep_time_sec=0.001, invocation_wait_results_sleep_time_sec=0.001)
-    .logging_level("error")
-    .app_id("fastmem-eviction")
-    .build()
-)
+app = fast_app("fastmem-eviction", max_finished_invocations=KEPT)
 
 
 @app.task
@@ -39,15 +32,8 @@ def fail(x: int) -> int:
 
 @pytest.fixture
 def running() -> Iterator[Pynenc]:
-    app.purge()
-    warnings.filterwarnings("ignore", "Running in a secondary thread", UserWarning)
-    thread = threading.Thread(target=app.runner.run, daemon=True)
-    thread.start()
-    try:
+    with running_app(app):
         yield app
-    finally:
-        app.runner.stop_runner_loop()
-        thread.join(timeout=5)
 
 
 def _run_all(count: int, task: Any = double) -> list[Any]:

@@ -3,10 +3,8 @@
 import builtins
 import re
 import socket
-import threading
 import urllib.error
 import urllib.request
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,17 +13,11 @@ from pynenc import Pynenc, PynencBuilder
 
 from pynenc_fastmem.monitor import STATS_PATH, MonitorHandle, serve_monitor
 
+from ..support import fast_app, running
+
 KEPT = 5
 
-app = (
-    PynencBuilder()
-    .fast_memory(max_finished_invocations=KEPT)
-    .thread_runner(min_threads=2, max_threads=4)
-    .runner_tuning(runner_loop_sleep_time_sec=0.001, invocation_wait_results_sleep_time_sec=0.001)
-    .logging_level("error")
-    .app_id("fastmem-monitor")
-    .build()
-)
+app = fast_app("fastmem-monitor", max_finished_invocations=KEPT)
 
 
 @app.task
@@ -45,21 +37,16 @@ def fetch(url: str) -> tuple[int, str]:
 @pytest.fixture
 def monitored() -> Iterator[tuple[Pynenc, MonitorHandle, list[Any]]]:
     """The app running 30 tasks (all but KEPT evicted), and its monitor."""
-    app.purge()
-    warnings.filterwarnings("ignore", "Running in a secondary thread", UserWarning)
-    runner = threading.Thread(target=app.runner.run, daemon=True)
-    runner.start()
-    invocations = []
-    for x in range(30):  # one at a time, so the last KEPT to finish are the last KEPT
-        invocations.append(square(x))
-        assert invocations[-1].result == x * x
-    handle = serve_monitor(app)
-    try:
-        yield app, handle, invocations
-    finally:
-        handle.stop()
-        app.runner.stop_runner_loop()
-        runner.join(timeout=5)
+    with running(app):
+        invocations = []
+        for x in range(30):  # one at a time, so the last KEPT to finish are the last KEPT
+            invocations.append(square(x))
+            assert invocations[-1].result == x * x
+        handle = serve_monitor(app)
+        try:
+            yield app, handle, invocations
+        finally:
+            handle.stop()
 
 
 def test_it_serves_on_a_free_loopback_port_and_stops(

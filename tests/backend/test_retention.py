@@ -7,10 +7,8 @@ import os
 import shutil
 import socket
 import subprocess
-import threading
 import time
 import tracemalloc
-import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,25 +27,14 @@ from pynenc.state_backend.base_state_backend import InvocationHistory
 from pynenc_fastmem import FastMemStateBackend
 from pynenc_fastmem.state_backend import PYNENC_OBJECT_BYTES
 
-from ..support import LIFECYCLE, history_record
+from ..support import LIFECYCLE, fast_app, history_record
+from ..support import running as running_app
 
 KEPT = 5
 
 
-def _app(app_id: str, **builder: Any) -> Pynenc:
-    return (
-        PynencBuilder()
-        .fast_memory(**builder)
-        .thread_runner(min_threads=2, max_threads=8)
-        .runner_tuning(runner_loop_sleep_time_sec=0.001, invocation_wait_results_sleep_time_sec=0.001)
-        .logging_level("error")
-        .app_id(app_id)
-        .build()
-    )
-
-
-bounded = _app("fastmem-bounded", max_finished_invocations=KEPT)
-keeping = _app("fastmem-keeping")
+bounded = fast_app("fastmem-bounded", max_threads=8, max_finished_invocations=KEPT)
+keeping = fast_app("fastmem-keeping", max_threads=8)
 
 
 @bounded.task
@@ -79,16 +66,8 @@ def flow(n: int) -> int:
 @pytest.fixture
 def running(request: pytest.FixtureRequest) -> Iterator[Pynenc]:
     """Runs the app named by the test's parameter on a ThreadRunner in a thread."""
-    app: Pynenc = request.param
-    app.purge()
-    warnings.filterwarnings("ignore", "Running in a secondary thread", UserWarning)
-    thread = threading.Thread(target=app.runner.run, daemon=True)
-    thread.start()
-    try:
+    with running_app(request.param) as app:
         yield app
-    finally:
-        app.runner.stop_runner_loop()
-        thread.join(timeout=5)
 
 
 # Settings
