@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from pynenc import Pynenc
-from pynenc.invocation.status import InvocationStatus, InvocationStatusRecord
+from pynenc.invocation.status import InvocationStatus
 from pynenc.runner.runner_context import RunnerContext
 from pynenc.state_backend import MemStateBackend
 from pynenc.state_backend.base_state_backend import InvocationHistory
@@ -13,6 +13,8 @@ from pynenc.workflow import WorkflowIdentity
 
 from pynenc_fastmem import FastMemStateBackend
 from pynenc_fastmem.state_backend import CONVERTED_IN_LIVE_MODE, DIRECT_METHODS
+
+from ..support import history_record
 
 app = Pynenc(config_values={"app_id": "fastmem-adapter-tests"})
 
@@ -30,13 +32,7 @@ def backend() -> FastMemStateBackend:
 def history(
     inv_id: str, at: datetime, status: InvocationStatus = InvocationStatus.REGISTERED
 ) -> InvocationHistory:
-    record = InvocationHistory(
-        invocation_id=inv_id,
-        status_record=InvocationStatusRecord(status=status),
-        runner_context_id="runner",
-    )
-    record._timestamp = at
-    return record
+    return history_record(inv_id, at, status)
 
 
 def test_point_operations_are_bound_to_the_store(backend: FastMemStateBackend) -> None:
