@@ -16,7 +16,11 @@ from typing import Any
 
 from hypothesis import HealthCheck, settings
 from pynenc import Pynenc, PynencBuilder
+from pynenc.identifiers.call_id import CallId
+from pynenc.identifiers.task_id import TaskId
 from pynenc.invocation.status import InvocationStatus, InvocationStatusRecord
+from pynenc.models.call_dto import CallDTO
+from pynenc.models.invocation_dto import InvocationDTO
 from pynenc.state_backend.base_state_backend import InvocationHistory
 
 from pynenc_fastmem import _store, _store_py
@@ -104,6 +108,15 @@ def stateful_settings(examples: int, steps: int) -> settings:
         stateful_step_count=steps,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow],
+    )
+
+
+def invocation_pair(invocation_id: str) -> tuple[InvocationDTO, CallDTO]:
+    """The DTOs pynenc stores for an invocation of a task in this module, one argument."""
+    call_id = CallId(task_id=TaskId(__name__, "task"), args_id=f"args-{invocation_id}")
+    return (
+        InvocationDTO(invocation_id=invocation_id, call_id=call_id, workflow=None, parent_invocation_id=None),
+        CallDTO(call_id=call_id, serialized_arguments={"x": "1"}),
     )
 
 

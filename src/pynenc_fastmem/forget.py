@@ -14,13 +14,17 @@ elsewhere and are left alone.
 Once forgotten, an invocation's status is gone from the orchestrator too, and
 pynenc reads it before a result; :func:`say_evicted` makes that read raise
 ``EvictedError`` rather than a bare ``KeyError``.
+
+Both act only for the app's own state backend: a FastMemStateBackend made
+directly for an app configured with another backend (a copy, a benchmark) holds
+other invocations than the ones the app's orchestrator tracks.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from pynenc.orchestrator.mem_orchestrator import MemOrchestrator
@@ -30,56 +34,75 @@ from .errors import EvictedError
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
 
+    from .state_backend import FastMemStateBackend
+
+    BackendRef = weakref.ref[FastMemStateBackend[Any, Any]]
+
 logger = logging.getLogger(__name__)
 _trim_lock = threading.Lock()  # one trimmer at a time: pynenc only appends to the queue
+
+
+def _apps_backend(app: Pynenc, backend_ref: BackendRef) -> FastMemStateBackend[Any, Any] | None:
+    """The backend ``backend_ref`` names if it is ``app``'s state backend, else None.
+
+    Reads pynenc's private ``_state_backend``: the public property would build the
+    app's configured backend when it has not been built yet.
+    """
+    backend = backend_ref()
+    return backend if backend is not None and getattr(app, "_state_backend", None) is backend else None
 
 
 class _StatusRecords(dict[Any, Any]):
     """MemOrchestrator's status records; reading an evicted invocation's raises ``EvictedError``."""
 
-    __slots__ = ("_evicted_message",)
+    __slots__ = ("_app", "_backend_ref")
 
-    def __init__(self, records: dict[Any, Any], evicted_message: Callable[[str, str], str | None]) -> None:
+    def __init__(self, records: dict[Any, Any], app: Pynenc, backend_ref: BackendRef) -> None:
         super().__init__(records)
-        self._evicted_message = evicted_message
+        self._app, self._backend_ref = app, backend_ref
 
     def __missing__(self, invocation_id: Any) -> Any:
-        message = self._evicted_message(invocation_id, "its status")
+        backend = _apps_backend(self._app, self._backend_ref)
+        message = None
+        if backend is not None:
+            message = backend._evicted_message_if_evicted(invocation_id, "its status")
         if message is None:
             raise KeyError(invocation_id)
         raise EvictedError(invocation_id, message)
 
 
-def say_evicted(app: Pynenc, evicted_message: Callable[[str, str], str | None]) -> None:
+def say_evicted(app: Pynenc, backend: FastMemStateBackend[Any, Any]) -> None:
     """Make ``app``'s in-memory orchestrator raise ``EvictedError`` for an evicted invocation's status.
 
     Called when the backend is created, which is before the orchestrator records
     a status from another thread, so no record is lost in the swap; only with
     ``MemOrchestrator`` configured, so no other orchestrator is built early.
 
-    :param evicted_message: ``(invocation_id, what)`` -> the message, or ``None`` if not evicted
+    :param backend: the backend being created for ``app``
     """
     if app.conf.orchestrator_cls != MemOrchestrator.__name__:
         return
     orchestrator = app.orchestrator
     if isinstance(orchestrator, MemOrchestrator) and type(orchestrator.invocation_status_record) is dict:
         orchestrator.invocation_status_record = _StatusRecords(
-            orchestrator.invocation_status_record, evicted_message
+            orchestrator.invocation_status_record, app, weakref.ref(backend)
         )
 
 
-def forget_evicted(app: Pynenc, invocation_ids: list[Any]) -> None:
+def forget_evicted(app: Pynenc, backend_ref: BackendRef, invocation_ids: list[Any]) -> None:
     """Remove the evicted ``invocation_ids`` from ``app``'s orchestrator if it is in memory.
 
+    Only when the evicting backend (``backend_ref``) is ``app``'s state backend.
     Runs in the thread whose write evicted them, often a runner's: an error is
     logged, never raised, so an eviction never fails a task.
     """
     try:
-        orchestrator = app.orchestrator
-        if isinstance(orchestrator, MemOrchestrator):
+        backend = _apps_backend(app, backend_ref)
+        orchestrator = None if backend is None else app.orchestrator
+        if backend is not None and isinstance(orchestrator, MemOrchestrator):
             for invocation_id in invocation_ids:
                 _forget(orchestrator, invocation_id)
-            _trim_purge_queue(orchestrator, app.state_backend)
+            _trim_purge_queue(orchestrator, backend)
     except Exception:
         logger.exception("pynenc-fastmem: the orchestrator could not forget evicted invocations")
 
@@ -113,7 +136,7 @@ def _discard(index: dict[Any, set[Any]], key: Any, invocation_id: Any) -> None:
             index.setdefault(key, set()).update(removed)
 
 
-def _trim_purge_queue(orchestrator: MemOrchestrator, state_backend: Any) -> None:
+def _trim_purge_queue(orchestrator: MemOrchestrator, state_backend: FastMemStateBackend[Any, Any]) -> None:
     """Drop the queue's oldest entries whose invocation is no longer stored.
 
     The queue is in the order invocations finished, which is the order they

@@ -10,6 +10,7 @@ and converts them only when the raw DTO methods or an export ask.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterator
 from datetime import datetime
 from functools import cached_property, partial
@@ -185,11 +186,10 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
         super().__init__(app)
         check_single_process_runner(_runner_cls(app))
         retention, max_finished = store_retention(self.conf)
-        self._store = self.store_cls(
-            retention=retention, max_finished=max_finished, on_evict=partial(forget_evicted, app)
-        )
+        forget = partial(forget_evicted, app, weakref.ref(self))
+        self._store = self.store_cls(retention=retention, max_finished=max_finished, on_evict=forget)
         if retention is not None or max_finished is not None:
-            say_evicted(app, self._evicted_message_if_evicted)
+            say_evicted(app, self)
         self._final_statuses = InvocationStatus.get_final_statuses()
         self._live = self.conf.live_invocations
         self._rebuild = Rebuilder(app)

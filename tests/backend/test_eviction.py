@@ -1,18 +1,22 @@
 """Eviction said plainly and applied to the whole app, and the runner check wherever the backend is chosen."""
 
+import logging
 import time
+import weakref
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pynenc import Pynenc, PynencBuilder
 from pynenc.exceptions import InvocationNotFoundError
+from pynenc.invocation.status import InvocationStatus
 from pynenc.orchestrator.mem_orchestrator import MemOrchestrator
 
 from pynenc_fastmem import EvictedError, FastMemStateBackend, InvocationEvictedError
 
-from ..support import fast_app
+from ..support import fast_app, history_record, invocation_pair
 from ..support import running as running_app
 
 KEPT = 5
@@ -121,7 +125,32 @@ def test_other_orchestrators_are_left_alone() -> None:
     )
     from pynenc_fastmem.forget import forget_evicted
 
-    forget_evicted(other, ["a", "b"])  # neither raises nor touches an orchestrator it does not know
+    # Neither raises nor touches an orchestrator it does not know.
+    forget_evicted(other, weakref.ref(other.state_backend), ["a", "b"])
+
+
+def test_a_backend_that_is_not_the_apps_leaves_the_apps_orchestrator_alone(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A FastMemStateBackend made directly for an app configured with another backend (a copy, a
+    benchmark) evicts its own invocations; the app's orchestrator tracks those of the app's backend."""
+    app = Pynenc(config_values={"app_id": "fastmem-not-the-apps", "max_finished_invocations": 1})
+    tracked = app.orchestrator
+    assert isinstance(tracked, MemOrchestrator)
+    tracked.inv_id_to_call_id["a"] = "call-a"  # as if the app's own backend held an invocation "a"
+    backend = FastMemStateBackend(app)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    for offset, name in enumerate("abc"):
+        backend._upsert_invocations([invocation_pair(name)])
+        backend._add_histories(
+            [name], history_record(name, at + timedelta(seconds=offset), InvocationStatus.SUCCESS)
+        )
+    assert backend.stats()["evictions"] >= 1 and backend._store.was_evicted("a")
+    assert tracked.inv_id_to_call_id == {"a": "call-a"}
+    assert [record for record in caplog.records if record.levelno >= logging.ERROR] == []
+    with pytest.raises(KeyError) as raised:
+        tracked.invocation_status_record["a"]
+    assert type(raised.value) is KeyError, "the app's orchestrator does not say our evictions"
 
 
 @pytest.mark.parametrize("how", ["config_values", "environment", "config_file"])

@@ -27,7 +27,7 @@ from pynenc.state_backend.base_state_backend import InvocationHistory
 from pynenc_fastmem import FastMemStateBackend
 from pynenc_fastmem.state_backend import PYNENC_OBJECT_BYTES
 
-from ..support import LIFECYCLE, fast_app, history_record
+from ..support import LIFECYCLE, fast_app, history_record, invocation_pair
 from ..support import running as running_app
 
 KEPT = 5
@@ -356,7 +356,7 @@ def test_import_merges_keeping_the_newer_side(tmp_path: Path) -> None:
     here = FastMemStateBackend(Pynenc(config_values={"app_id": "merge-here"}))
     there = FastMemStateBackend(Pynenc(config_values={"app_id": "merge-there"}))
     at = datetime(2026, 1, 1, tzinfo=UTC)
-    pairs = {name: _pair(name) for name in ("only-there", "newer-here", "newer-there")}
+    pairs = {name: invocation_pair(name) for name in ("only-there", "newer-here", "newer-there")}
     for backend, names, offset in ((here, ["newer-here", "newer-there"], 0), (there, list(pairs), 0)):
         backend._upsert_invocations([pairs[name] for name in names])
         for name in names:
@@ -385,14 +385,6 @@ def test_import_merges_keeping_the_newer_side(tmp_path: Path) -> None:
     assert here._get_invocation("only-there") == pairs["only-there"]
     again = here.import_from(there)
     assert (again["invocations"], again["newer_here"], again["replaced"]) == (0, 3, 0)
-
-
-def _pair(invocation_id: str) -> tuple[InvocationDTO, CallDTO]:
-    call_id = CallId(task_id=triple.task_id, args_id=f"args-{invocation_id}")
-    return (
-        InvocationDTO(invocation_id=invocation_id, call_id=call_id, workflow=None, parent_invocation_id=None),
-        CallDTO(call_id=call_id, serialized_arguments={"x": "1"}),
-    )
 
 
 def test_export_of_a_small_store_shows_no_progress_by_default(tmp_path: Path) -> None:
