@@ -24,6 +24,13 @@ from pynenc.workflow import WorkflowIdentity
 from pynenc_fastmem import FastMemStateBackend, shortcuts
 from pynenc_fastmem.state_backend import KeptResult
 
+# PYNENC__LIVE_INVOCATIONS (make test-live) overrides config_values: there the backend keeps the
+# objects themselves and none of these shortcuts is taken (tests/backend/test_live.py tests that mode).
+pytestmark = pytest.mark.skipif(
+    FastMemStateBackend(Pynenc(config_values={"app_id": "shortcuts-probe"})).conf.live_invocations,
+    reason="the default mode's shortcuts: PYNENC__LIVE_INVOCATIONS turns live mode on",
+)
+
 SQUARE = TaskId("pynenc_fastmem.demo", "square")
 WORKFLOW = TaskId("pynenc_fastmem.demo", "sum_of_squares")
 _apps = iter(range(10**6))
