@@ -1320,7 +1320,8 @@ cdef class Store:
     def was_evicted(self, invocation_id):
         """Whether ``invocation_id`` is among the last ``EVICTED_IDS_REMEMBERED`` ids evicted.
 
-        Runtime complexity: `O(1)`
+        Runtime complexity: `O(k)` for `k` ids remembered (a scan in C, about 0.1 ms when full;
+        only a read that found nothing asks)
         """
         return _id(invocation_id, "invocation_id") in self._eviction_log
 
