@@ -32,7 +32,7 @@ from .config import (
 )
 from .errors import EvictedError, InvocationEvictedError
 from .forget import forget_evicted, say_evicted
-from .shortcuts import Rebuilder
+from .shortcuts import Rebuilder, history_record, invocation_dtos
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from pynenc.identifiers.invocation_id import InvocationId
     from pynenc.identifiers.task_id import TaskId
     from pynenc.invocation.dist_invocation import DistributedInvocation
+    from pynenc.invocation.status import InvocationStatusRecord
     from pynenc.runner.runner_context import RunnerContext
     from pynenc.state_backend.base_state_backend import InvocationHistory
     from pynenc.workflow import WorkflowIdentity
@@ -254,8 +255,8 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
         rows = []
         for invocation in invocations:
             if not _stored_as(store.get_invocation(invocation.invocation_id), invocation):
-                inv_dto = invocation.to_dto()
-                rows.append(_row((inv_dto, invocation.call.to_dto()), inv_dto))
+                pair = invocation_dtos(invocation)
+                rows.append(_row(pair, pair[0]))
         if rows:
             store.upsert_invocations(rows)
 
@@ -297,6 +298,47 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
         return iter(ids)  # type: ignore[arg-type]
 
     # Histories
+
+    def add_history(
+        self,
+        invocation_id: InvocationId,
+        status_record: InvocationStatusRecord,
+        runner_context: RunnerContext,
+    ) -> None:
+        """Record ``status_record`` in the history of ``invocation_id``, as pynenc's base class does.
+
+        The record is made by ``shortcuts.history_record``: the object pynenc's
+        constructor makes, for half the cost.
+        """
+        self.store_runner_context(runner_context)
+        record = history_record(invocation_id, status_record, runner_context.runner_id, None)
+        self._append_record(invocation_id, record, status_record.status)
+
+    def add_histories(
+        self,
+        invocations: list[DistributedInvocation[Params, Result]],
+        status_record: InvocationStatusRecord,
+        runner_context: RunnerContext,
+    ) -> None:
+        """Record ``status_record`` in the history of each invocation, as pynenc's base class does.
+
+        A ``REGISTERED`` record names the invocation's parent as the one that registered it.
+        """
+        self.store_runner_context(runner_context)
+        registered = status_record.status == InvocationStatus.REGISTERED
+        for invocation in invocations:
+            registered_by = invocation.parent_invocation_id if registered else None
+            record = history_record(
+                invocation.invocation_id, status_record, runner_context.runner_id, registered_by
+            )
+            self._append_record(invocation.invocation_id, record, status_record.status)
+
+    def _append_record(
+        self, invocation_id: InvocationId, record: InvocationHistory, status: InvocationStatus
+    ) -> None:
+        """``_add_histories([invocation_id], record)`` for a record just made, whose fields are known."""
+        moment = micros(record._timestamp, "invocation_history.timestamp")
+        self._store.add_histories([invocation_id], moment, record, status in self._final_statuses)
 
     def _add_histories(
         self, invocation_ids: list[InvocationId], invocation_history: InvocationHistory

@@ -1,13 +1,16 @@
 """The default mode's shortcuts give callers exactly what pynenc's base class would.
 
-``get_invocation`` (``shortcuts.Rebuilder``), re-upserting an unchanged invocation, and
-keeping scalar results unserialized: each is
+``get_invocation`` (``shortcuts.Rebuilder``), re-upserting an unchanged invocation,
+keeping scalar results unserialized, and making history records and DTOs without their
+constructors (``shortcuts.history_record``, ``shortcuts.invocation_dtos``): each is
 compared with pynenc's own way, attribute by attribute, and what a caller gets is mutated
 to check that nothing stored changes.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,10 +18,12 @@ from pynenc import Pynenc
 from pynenc.exceptions import InvocationNotFoundError
 from pynenc.identifiers.call_id import CallId
 from pynenc.identifiers.task_id import TaskId
-from pynenc.invocation.status import InvocationStatus
+from pynenc.invocation.status import InvocationStatus, InvocationStatusRecord
 from pynenc.models.call_dto import CallDTO
 from pynenc.models.invocation_dto import InvocationDTO
-from pynenc.state_backend.base_state_backend import BaseStateBackend
+from pynenc.runner.runner_context import RunnerContext
+from pynenc.state_backend import MemStateBackend
+from pynenc.state_backend.base_state_backend import BaseStateBackend, InvocationHistory
 from pynenc.workflow import WorkflowIdentity
 
 from pynenc_fastmem import FastMemStateBackend, shortcuts
@@ -171,3 +176,80 @@ def test_scalars_are_serialized_when_the_client_data_store_could_move_them_out()
     fast = backend(min_size_to_cache=8)
     fast.set_result("inv-1", 5)
     assert fast._store.get_result("inv-1") == fast.app.client_data_store.serialize(5)
+
+
+def test_history_records_are_made_as_pynenc_constructs_them() -> None:
+    assert shortcuts.history_record is not shortcuts._constructed_history_record, "not taken with this pynenc"
+    status = InvocationStatusRecord(status=InvocationStatus.REGISTERED)
+    before = datetime.now(UTC)
+    made = shortcuts.history_record("inv-1", status, "runner-1", "inv-0")
+    constructed = InvocationHistory(
+        invocation_id="inv-1",
+        status_record=status,
+        runner_context_id="runner-1",
+        registered_by_inv_id="inv-0",
+    )
+    assert type(made) is InvocationHistory
+    assert list(vars(made)) == list(vars(constructed))
+    assert {**vars(made), "_timestamp": None} == {**vars(constructed), "_timestamp": None}
+    assert before <= made.timestamp <= constructed.timestamp
+    assert made.timestamp.tzinfo is constructed.timestamp.tzinfo
+    assert InvocationHistory.from_json(made.to_json()) == made
+
+
+def test_invocation_dtos_are_the_ones_pynenc_makes() -> None:
+    assert shortcuts.invocation_dtos is not shortcuts._constructed_invocation_dtos, (
+        "not taken with this pynenc"
+    )
+    fast = backend()
+    fast._upsert_invocations(PAIRS)
+    for inv_dto, _ in PAIRS:
+        invocation = fast.get_invocation(inv_dto.invocation_id)
+        made, constructed = (
+            shortcuts.invocation_dtos(invocation),
+            (invocation.to_dto(), invocation.call.to_dto()),
+        )
+        assert made == constructed
+        for one, other in zip(made, constructed, strict=True):
+            assert type(one) is type(other) and list(vars(one)) == list(vars(other))
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            made[0].invocation_id = "changed"  # type: ignore[misc]
+
+
+def test_a_class_that_makes_other_objects_is_refused() -> None:
+    """What guards each shortcut at import: one more attribute, or another order, is not the same."""
+    status = InvocationStatusRecord(status=InvocationStatus.RUNNING)
+    made = shortcuts.history_record("inv-1", status, "runner-1", None)
+    other = shortcuts.history_record("inv-1", status, "runner-1", None)
+    assert shortcuts.same_objects(made, other, frozenset({"_timestamp"}))
+    assert not shortcuts.same_objects(made, other)  # stamped a moment apart
+    other.extra = 1  # type: ignore[attr-defined]
+    assert not shortcuts.same_objects(made, other, frozenset({"_timestamp"}))
+    reordered = shortcuts.history_record("inv-1", status, "runner-1", None)
+    reordered.__dict__ = dict(reversed(vars(reordered).items()))
+    assert not shortcuts.same_objects(made, reordered, frozenset({"_timestamp"}))
+
+
+def test_public_history_writes_store_what_pynenc_s_base_class_stores() -> None:
+    """add_history and add_histories, overridden to make records cheaply: the same records as pynenc's."""
+    fast, mem = backend(), MemStateBackend(Pynenc(config_values={"app_id": f"shortcuts-{next(_apps)}"}))
+    context = RunnerContext(runner_cls="ThreadRunner", parent_ctx=RunnerContext(runner_cls="ThreadRunner"))
+    registered, running, success = (
+        InvocationStatusRecord(status=status)
+        for status in (InvocationStatus.REGISTERED, InvocationStatus.RUNNING, InvocationStatus.SUCCESS)
+    )
+    for target in (fast, mem):
+        target._upsert_invocations(PAIRS)
+        invocations = [target.get_invocation(inv_dto.invocation_id) for inv_dto, _ in PAIRS]
+        target.add_histories(invocations, registered, context)
+        target.add_history("inv-3", running, context)
+        target.add_histories(invocations[2:3], success, context)
+    for inv_dto, _ in PAIRS:
+        ours, theirs = fast.get_history(inv_dto.invocation_id), mem.get_history(inv_dto.invocation_id)
+        assert [{**vars(record), "_timestamp": None} for record in ours] == [
+            {**vars(record), "_timestamp": None} for record in theirs
+        ]
+    assert fast.get_history("inv-3")[0].registered_by_inv_id == "inv-1"
+    assert fast.get_runner_context(context.parent_ctx.runner_id) == context.parent_ctx
+    assert fast.get_history("inv-3")[-1].status_record.status == InvocationStatus.SUCCESS
+    assert fast.stats()["finished"] == 1  # the final record counted as the store counts one
