@@ -32,7 +32,7 @@ from .config import (
 )
 from .errors import EvictedError, InvocationEvictedError
 from .forget import forget_evicted, say_evicted
-from .shortcuts import Rebuilder, history_record, invocation_dtos
+from .shortcuts import Rebuilder, history_record
 
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
@@ -255,8 +255,8 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
         rows = []
         for invocation in invocations:
             if not _stored_as(store.get_invocation(invocation.invocation_id), invocation):
-                pair = invocation_dtos(invocation)
-                rows.append(_row(pair, pair[0]))
+                inv_dto = invocation.to_dto()
+                rows.append(_row((inv_dto, invocation.call.to_dto()), inv_dto))
         if rows:
             store.upsert_invocations(rows)
 
