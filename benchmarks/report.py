@@ -150,7 +150,7 @@ def main(path: str) -> None:
     if methods:
         print(
             "\nReplays, method by method: MemStateBackend's time per call, and each mode's total "
-            "time in the method against MemStateBackend's (median round):\n"
+            "time in the method against MemStateBackend's (each method's median over the rounds):\n"
         )
         print(methods)
     scaling = scaling_table(results)

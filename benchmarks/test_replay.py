@@ -41,13 +41,17 @@ def test_replay(benchmark: Any, shape: str, name: str) -> None:
     def setup() -> tuple[tuple[Any, ...], dict[str, Any]]:
         return (Trace.load(path), make_backend(name)), {}
 
-    benchmark.pedantic(lambda trace, backend: replays.append(replay(trace, backend)), setup=setup, rounds=3)
-    middle = sorted(replays, key=lambda run: run.total)[len(replays) // 2]
+    benchmark.pedantic(lambda trace, backend: replays.append(replay(trace, backend)), setup=setup, rounds=5)
+    # Each method's median over the rounds: one round's collection pause would otherwise
+    # land on whichever method it interrupted.
     ratio_info(
         benchmark,
         name,
         replay_seconds=statistics.median(run.total for run in replays),
-        per_method=middle.per_method,
-        calls=middle.calls,
-        errors=middle.errors,
+        per_method={
+            method: statistics.median(run.per_method[method] for run in replays)
+            for method in replays[0].per_method
+        },
+        calls=replays[0].calls,
+        errors=replays[0].errors,
     )
