@@ -307,8 +307,9 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
     ) -> None:
         """Record ``status_record`` in the history of ``invocation_id``, as pynenc's base class does.
 
-        The record is made by ``shortcuts.history_record``: the object pynenc's
-        constructor makes, for half the cost.
+        The record is made by ``shortcuts.history_record`` (the object pynenc's
+        constructor makes, for about 0.5 µs instead of 0.7) and goes to the store
+        directly: a subclass overriding ``_add_histories`` does not see it.
         """
         self.store_runner_context(runner_context)
         record = history_record(invocation_id, status_record, runner_context.runner_id, None)
@@ -323,6 +324,7 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
         """Record ``status_record`` in the history of each invocation, as pynenc's base class does.
 
         A ``REGISTERED`` record names the invocation's parent as the one that registered it.
+        Records are made and stored as ``add_history`` makes and stores them.
         """
         self.store_runner_context(runner_context)
         registered = status_record.status == InvocationStatus.REGISTERED
