@@ -424,6 +424,9 @@ cdef class Store:
     :param clock: returns the time now in microseconds; the wall clock by default.
     :param on_evict: called with the ids of the invocations each eviction removed,
         after the store's locks are released, in the thread that evicted.
+    :param grace: evict nothing whose final record is less than this many
+        microseconds older than ``clock()``, however due; ``None`` waits for nothing.
+        Whoever finished an invocation may still be reading it (pynenc's runner does).
     """
 
     #: Bytes of the store's own structures per item (not the values), measured with
@@ -460,13 +463,16 @@ cdef class Store:
     cdef dict _runner_contexts
     cdef object _retention
     cdef object _max_finished
+    cdef object _grace
     cdef object _clock
     cdef bint _evicting
     cdef object _eviction_log
 
-    def __init__(self, stripes=DEFAULT_STRIPES, retention=None, max_finished=None, clock=None, on_evict=None):
-        stripes, self._retention, self._max_finished, self._clock = check_store_options(
-            stripes, retention, max_finished, clock, on_evict
+    def __init__(
+        self, stripes=DEFAULT_STRIPES, retention=None, max_finished=None, clock=None, on_evict=None, grace=None
+    ):
+        stripes, self._retention, self._max_finished, self._clock, self._grace = check_store_options(
+            stripes, retention, max_finished, clock, on_evict, grace
         )
         self._eviction_log = EvictionLog(on_evict, EVICTED_IDS_REMEMBERED)
         self._evicting = self._retention is not None or self._max_finished is not None
@@ -1278,7 +1284,8 @@ cdef class Store:
         entries, and, for a workflow's root invocation, the workflow's data,
         sub-invocations and run. An invocation is kept, however due, while
         its parent or its workflow's root is stored and not finished (they may
-        still read it); it is evicted after that one goes. Writes of final
+        still read it); it is evicted after that one goes. Nothing is evicted
+        within ``grace`` of its final record. Writes of final
         records call this; call it yourself to evict while nothing is written.
         Each invocation goes whole or not at all.
 
@@ -1328,6 +1335,7 @@ cdef class Store:
     cdef Py_ssize_t _evict_locked(self, object now, Py_ssize_t limit, list displaced) except -1:
         self._refresh_indexes(True)
         cutoff = None if self._retention is None else now - self._retention
+        settled = None if self._grace is None else now - self._grace  # finished by then: past the grace
         max_finished = self._max_finished
         cdef Py_ssize_t waiting = 0, evicted = 0, _
         cdef _Stripe stripe
@@ -1340,7 +1348,7 @@ cdef class Store:
         for _ in range(limit):
             if released:
                 entry = released.popleft()
-            elif queue and (
+            elif queue and (settled is None or _index_first(queue).timestamp <= settled) and (
                 (max_finished is not None and waiting > max_finished)
                 or (cutoff is not None and _index_first(queue).timestamp < cutoff)
             ):

@@ -229,8 +229,13 @@ def check_rows(rows: object) -> list[InvocationRow]:
 
 
 def check_store_options(
-    stripes: object, retention: object, max_finished: object, clock: object, on_evict: object = None
-) -> tuple[int, int | None, int | None, Callable[[], int]]:
+    stripes: object,
+    retention: object,
+    max_finished: object,
+    clock: object,
+    on_evict: object = None,
+    grace: object = None,
+) -> tuple[int, int | None, int | None, Callable[[], int], int | None]:
     """Validate ``Store``'s arguments; return them with the default clock filled in."""
     if on_evict is not None and not callable(on_evict):
         raise TypeError(f"on_evict must be callable, got {type(on_evict).__name__}")
@@ -248,6 +253,7 @@ def check_store_options(
         check_optional_count(retention, "retention"),
         check_optional_count(max_finished, "max_finished"),
         wall_clock_micros if clock is None else clock,
+        check_optional_count(grace, "grace"),
     )
 
 

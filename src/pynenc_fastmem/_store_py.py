@@ -379,6 +379,9 @@ class Store:
     :param clock: returns the time now in microseconds; the wall clock by default.
     :param on_evict: called with the ids of the invocations each eviction removed,
         after the store's locks are released, in the thread that evicted.
+    :param grace: evict nothing whose final record is less than this many
+        microseconds older than ``clock()``, however due; ``None`` waits for nothing.
+        Whoever finished an invocation may still be reading it (pynenc's runner does).
     """
 
     #: Bytes of the store's own structures per item (not the values), measured with
@@ -398,9 +401,10 @@ class Store:
         max_finished: int | None = None,
         clock: Callable[[], int] | None = None,
         on_evict: Callable[[list[str]], object] | None = None,
+        grace: int | None = None,
     ) -> None:
-        stripes, self._retention, self._max_finished, self._clock = check_store_options(
-            stripes, retention, max_finished, clock, on_evict
+        stripes, self._retention, self._max_finished, self._clock, self._grace = check_store_options(
+            stripes, retention, max_finished, clock, on_evict, grace
         )
         self._eviction_log = EvictionLog(on_evict, EVICTED_IDS_REMEMBERED)
         self._evicting = self._retention is not None or self._max_finished is not None
@@ -985,7 +989,8 @@ class Store:
         entries, and, for a workflow's root invocation, the workflow's data,
         sub-invocations and run. An invocation is kept, however due, while
         its parent or its workflow's root is stored and not finished (they may
-        still read it); it is evicted after that one goes. Writes of final
+        still read it); it is evicted after that one goes. Nothing is evicted
+        within ``grace`` of its final record. Writes of final
         records call this; call it yourself to evict while nothing is written.
         Each invocation goes whole or not at all.
 
@@ -1021,6 +1026,7 @@ class Store:
     def _evict_locked(self, now: int, limit: int, displaced: list[Any]) -> int:
         self._refresh_indexes(stripes_locked=True)
         cutoff = None if self._retention is None else now - self._retention
+        settled = None if self._grace is None else now - self._grace  # finished by then: past the grace
         max_finished = self._max_finished
         waiting = sum([stripe.finished - len(stripe.held) for stripe in self._stripes])
         queue, released = self._eviction_queue, self._released
@@ -1029,7 +1035,7 @@ class Store:
         for _ in range(limit):
             if released:
                 entry = released.popleft()
-            elif queue and (
+            elif queue and (settled is None or queue._lists[0][0][0] <= settled) and (
                 (max_finished is not None and waiting > max_finished)
                 or (cutoff is not None and queue._lists[0][0][0] < cutoff)
             ):

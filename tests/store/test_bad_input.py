@@ -137,6 +137,8 @@ def test_bad_argument_is_refused_naming_it(
         ({"max_finished": -1}, "max_finished"),
         ({"max_finished": "10"}, "max_finished"),
         ({"clock": 5}, "clock"),
+        ({"grace": -1}, "grace"),
+        ({"grace": 0.5}, "grace"),
     ],
 )
 def test_bad_store_options_are_refused_naming_them(

@@ -123,13 +123,22 @@ class StoreMachine(RuleBasedStateMachine):
         self.now = 0
         self.retention: int | None = None
         self.max_finished: int | None = None
+        self.grace: int | None = None
 
-    @initialize(retention=st.none() | st.integers(0, 6), max_finished=st.none() | st.integers(0, 3))
-    def configure(self, retention: int | None, max_finished: int | None) -> None:
-        self.retention, self.max_finished = retention, max_finished
+    @initialize(
+        retention=st.none() | st.integers(0, 6),
+        max_finished=st.none() | st.integers(0, 3),
+        grace=st.none() | st.integers(0, 6),
+    )
+    def configure(self, retention: int | None, max_finished: int | None, grace: int | None) -> None:
+        self.retention, self.max_finished, self.grace = retention, max_finished, grace
         self.stores = [
             module.Store(
-                stripes=STRIPES, retention=retention, max_finished=max_finished, clock=lambda: self.now
+                stripes=STRIPES,
+                retention=retention,
+                max_finished=max_finished,
+                clock=lambda: self.now,
+                grace=grace,
             )
             for module in self.modules
         ]
@@ -148,10 +157,13 @@ class StoreMachine(RuleBasedStateMachine):
             row = model.rows.get(inv_id)
             keepers = [] if row is None else [k for k in (row[2], row[4]) if k is not None and k != inv_id]
             assert not any(model.unfinished(k) for k in keepers), f"{inv_id} evicted from a running reader"
+            latest = model.latest(inv_id)
+            assert latest is not None
             if self.max_finished is None:
                 assert self.retention is not None
-                latest = model.latest(inv_id)
-                assert latest is not None and latest[0] < self.now - self.retention, f"{inv_id} not due"
+                assert latest[0] < self.now - self.retention, f"{inv_id} not due"
+            if self.grace is not None:
+                assert latest[0] <= self.now - self.grace, f"{inv_id} evicted within its grace"
         for inv_id in gone[0]:
             model.evict(inv_id)
 

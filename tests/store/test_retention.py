@@ -176,6 +176,32 @@ def test_a_type_keeps_its_other_runs(store_module: ModuleType) -> None:
     assert store.workflow_types() == ["type-T"]
 
 
+def test_nothing_is_evicted_within_its_grace_however_due(store_module: ModuleType) -> None:
+    clock = Clock()
+    store = store_module.Store(max_finished=1, grace=100, clock=clock)
+    for number, at in enumerate([10, 20, 30, 40]):
+        run(store, f"i{number}", at)
+    assert store.stats()["evictions"] == 0  # all four are past the limit's one, none past the grace
+    clock.now = 109
+    assert store.evict(10) == 0
+    clock.now = 110  # i0 finished exactly the grace ago
+    assert store.evict(10) == 1 and gone(store, "i0")
+    clock.now = 1000
+    assert store.evict(10) == 2 and [gone(store, f"i{n}") for n in range(1, 4)] == [True, True, False]
+    store._check()
+
+
+def test_the_grace_outlasts_a_shorter_retention(store_module: ModuleType) -> None:
+    clock = Clock()
+    store = store_module.Store(retention=10, grace=50, clock=clock)
+    run(store, "a", 100)
+    clock.now = 149
+    assert store.evict(10) == 0
+    clock.now = 150
+    assert store.evict(10) == 1 and gone(store, "a")
+    store._check()
+
+
 def test_each_write_evicts_a_few_so_a_backlog_drains_in_small_steps(store_module: ModuleType) -> None:
     clock = Clock()
     store = store_module.Store(retention=10, clock=clock)
