@@ -7,6 +7,7 @@ import importlib
 import os
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -142,6 +143,14 @@ def fast_app(app_id: str, max_threads: int = 4, **fast_memory: Any) -> Pynenc:
         .app_id(app_id)
         .build()
     )
+
+
+def evict_due(app: Pynenc) -> None:
+    """Wait out ``app``'s eviction grace, then evict everything due, as later final writes would."""
+    backend = app.state_backend
+    time.sleep(backend.conf.eviction_grace_seconds)
+    while backend.evict(1000):
+        pass
 
 
 @contextmanager

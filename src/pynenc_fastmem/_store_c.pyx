@@ -469,7 +469,8 @@ cdef class Store:
     cdef object _eviction_log
 
     def __init__(
-        self, stripes=DEFAULT_STRIPES, retention=None, max_finished=None, clock=None, on_evict=None, grace=None
+        self, stripes=DEFAULT_STRIPES, retention=None, max_finished=None, clock=None, on_evict=None,
+        grace=None,
     ):
         stripes, self._retention, self._max_finished, self._clock, self._grace = check_store_options(
             stripes, retention, max_finished, clock, on_evict, grace

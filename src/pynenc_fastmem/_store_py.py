@@ -1035,9 +1035,13 @@ class Store:
         for _ in range(limit):
             if released:
                 entry = released.popleft()
-            elif queue and (settled is None or queue._lists[0][0][0] <= settled) and (
-                (max_finished is not None and waiting > max_finished)
-                or (cutoff is not None and queue._lists[0][0][0] < cutoff)
+            elif (
+                queue
+                and (settled is None or queue._lists[0][0][0] <= settled)
+                and (
+                    (max_finished is not None and waiting > max_finished)
+                    or (cutoff is not None and queue._lists[0][0][0] < cutoff)
+                )
             ):
                 entry = queue._lists[0][0]
                 _index_remove(queue, entry)

@@ -25,6 +25,7 @@ def fast_memory(
     retention_seconds: float | None = None,
     max_finished_invocations: int | None = None,
     live_invocations: bool | None = None,
+    eviction_grace_seconds: float | None = None,
 ) -> PynencBuilder:
     """Use FastMemStateBackend with pynenc's in-memory broker, orchestrator, data store and trigger.
 
@@ -37,6 +38,8 @@ def fast_memory(
     :param max_finished_invocations: keep at most this many finished invocations
     :param live_invocations: keep and return invocation and result objects
         themselves rather than serialized copies (see ``ConfigStateBackendFastMem``)
+    :param eviction_grace_seconds: evict nothing that finished less than this
+        ago (1 second by default, see ``ConfigStateBackendFastMem``)
     :return: the builder, for chaining
     """
     builder.memory()
@@ -45,6 +48,8 @@ def fast_memory(
         builder._config["retention_seconds"] = retention_seconds
     if max_finished_invocations is not None:
         builder._config["max_finished_invocations"] = max_finished_invocations
+    if eviction_grace_seconds is not None:
+        builder._config["eviction_grace_seconds"] = eviction_grace_seconds
     if live_invocations is not None:
         builder._config["live_invocations"] = live_invocations
     return builder

@@ -8,7 +8,7 @@ or ``PynencBuilder().fast_memory(retention_seconds=...)``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 from cistell import ConfigField
 from pynenc.conf.config_state_backend import ConfigStateBackend
@@ -38,6 +38,9 @@ class ConfigStateBackendFastMem(ConfigStateBackend):
         its final status is older than this many seconds; 0 keeps them all.
     :cvar max_finished_invocations: (int) keep at most this many
         finished invocations, evicting the oldest final status first; 0 sets no limit.
+    :cvar eviction_grace_seconds: (float) evict nothing whose final status is
+        younger than this, however many are finished: pynenc reads an invocation
+        back just after finishing it; 0 waits for nothing.
     :cvar live_invocations: (bool) keep the invocation and result
         objects themselves and return those, instead of storing serialized
         copies and rebuilding them on every read. Faster; callers then share
@@ -46,20 +49,35 @@ class ConfigStateBackendFastMem(ConfigStateBackend):
 
     retention_seconds = ConfigField(0.0)
     max_finished_invocations = ConfigField(0)
+    eviction_grace_seconds = ConfigField(1.0)
     live_invocations = ConfigField(False, mapper=flag_mapper)
 
 
-def store_retention(conf: ConfigStateBackendFastMem) -> tuple[int | None, int | None]:
-    """The store's ``retention`` (microseconds) and ``max_finished`` arguments for ``conf``.
+class StoreRetention(TypedDict):
+    """The store's retention arguments, in microseconds; ``None`` for a setting that is off."""
+
+    retention: int | None
+    max_finished: int | None
+    grace: int | None
+
+
+def store_retention(conf: ConfigStateBackendFastMem) -> StoreRetention:
+    """The store's ``retention``, ``max_finished`` and ``grace`` arguments (microseconds) for ``conf``.
 
     :raises ValueError: naming the setting, if one is negative
     """
-    seconds, count = conf.retention_seconds, conf.max_finished_invocations
+    seconds, count, grace = conf.retention_seconds, conf.max_finished_invocations, conf.eviction_grace_seconds
     if seconds < 0:
         raise ValueError(f"retention_seconds must be >= 0 (0 keeps everything), got {seconds}")
     if count < 0:
         raise ValueError(f"max_finished_invocations must be >= 0 (0 sets no limit), got {count}")
-    return (round(seconds * 1_000_000) if seconds else None, count or None)
+    if grace < 0:
+        raise ValueError(f"eviction_grace_seconds must be >= 0 (0 waits for nothing), got {grace}")
+    return {
+        "retention": round(seconds * 1_000_000) if seconds else None,
+        "max_finished": count or None,
+        "grace": round(grace * 1_000_000) if grace else None,
+    }
 
 
 def retention_settings(conf: ConfigStateBackendFastMem) -> str:

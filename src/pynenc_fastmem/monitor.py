@@ -143,6 +143,7 @@ def stats_figures(app: "Pynenc") -> list[tuple[str, str]]:
         **backend.stats(),
         "retention_seconds": conf.retention_seconds or "off",
         "max_finished_invocations": conf.max_finished_invocations or "off",
+        "eviction_grace_seconds": conf.eviction_grace_seconds or "off",
         "live_invocations": conf.live_invocations,
     }
     return [(name, _figure(value)) for name, value in figures.items()]

@@ -186,10 +186,10 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
         """
         super().__init__(app)
         check_single_process_runner(_runner_cls(app))
-        retention, max_finished = store_retention(self.conf)
+        retention = store_retention(self.conf)
         forget = partial(forget_evicted, app, weakref.ref(self))
-        self._store = self.store_cls(retention=retention, max_finished=max_finished, on_evict=forget)
-        if retention is not None or max_finished is not None:
+        self._store = self.store_cls(**retention, on_evict=forget)
+        if retention["retention"] is not None or retention["max_finished"] is not None:
             say_evicted(app, self)
         self._final_statuses = InvocationStatus.get_final_statuses()
         self._live = self.conf.live_invocations

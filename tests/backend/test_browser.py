@@ -23,7 +23,7 @@ import pytest
 
 from pynenc_fastmem.monitor import STATS_PATH, MonitorHandle, serve_monitor
 
-from ..support import fast_app, running
+from ..support import evict_due, fast_app, running
 
 REQUIRED = os.environ.get("FASTMEM_REQUIRE_BROWSER", "") not in ("", "0")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -70,6 +70,7 @@ def monitor() -> Iterator[tuple[MonitorHandle, dict[str, str]]]:
         with pytest.raises(ValueError):
             _ = failed.result
         _ = total(5).result
+        evict_due(app)
         handle = serve_monitor(app)
         ids = {"kept": squares[-1].invocation_id, "evicted": first.invocation_id}
         assert app.state_backend._store.was_evicted(ids["evicted"])

@@ -16,7 +16,7 @@ from pynenc.orchestrator.mem_orchestrator import MemOrchestrator
 
 from pynenc_fastmem import EvictedError, FastMemStateBackend, InvocationEvictedError
 
-from ..support import fast_app, history_record, invocation_pair
+from ..support import evict_due, fast_app, history_record, invocation_pair
 from ..support import running as running_app
 
 KEPT = 5
@@ -41,12 +41,14 @@ def running() -> Iterator[Pynenc]:
 
 
 def _run_all(count: int, task: Any = double) -> list[Any]:
+    """Run ``count`` invocations of ``task``, then evict everything due."""
     invocations = [task(x) for x in range(count)]
     for invocation in invocations:
         try:
             _ = invocation.result
         except (ValueError, KeyError):
             pass
+    evict_due(app)
     return invocations
 
 

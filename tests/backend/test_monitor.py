@@ -13,7 +13,7 @@ from pynenc import Pynenc, PynencBuilder
 
 from pynenc_fastmem.monitor import STATS_PATH, MonitorHandle, serve_monitor
 
-from ..support import fast_app, running
+from ..support import evict_due, fast_app, running
 
 KEPT = 5
 
@@ -42,6 +42,7 @@ def monitored() -> Iterator[tuple[Pynenc, MonitorHandle, list[Any]]]:
         for x in range(30):  # one at a time, so the last KEPT to finish are the last KEPT
             invocations.append(square(x))
             assert invocations[-1].result == x * x
+        evict_due(app)
         handle = serve_monitor(app)
         try:
             yield app, handle, invocations

@@ -27,7 +27,7 @@ from pynenc.state_backend.base_state_backend import InvocationHistory
 from pynenc_fastmem import FastMemStateBackend
 from pynenc_fastmem.state_backend import PYNENC_OBJECT_BYTES
 
-from ..support import LIFECYCLE, fast_app, history_record, invocation_pair
+from ..support import LIFECYCLE, evict_due, fast_app, history_record, invocation_pair
 from ..support import running as running_app
 
 KEPT = 5
@@ -112,7 +112,29 @@ def test_builder_arguments_set_retention() -> None:
     assert (backend.conf.retention_seconds, backend.conf.max_finished_invocations) == (1.5, 3)
 
 
-@pytest.mark.parametrize("setting", ["retention_seconds", "max_finished_invocations"])
+@pytest.mark.parametrize(
+    ("grace", "evicted"), [(None, [True, True, False, False]), (0, [True, True, True, False])]
+)
+def test_what_finished_within_the_grace_stays_however_many_finished_after_it(
+    grace: float | None, evicted: list[bool]
+) -> None:
+    """pynenc reads an invocation back just after finishing it: by default a limit does not evict it then."""
+    builder = PynencBuilder().fast_memory(max_finished_invocations=1, eviction_grace_seconds=grace)
+    backend = builder.app_id(f"grace-{grace}").build().state_backend
+    assert isinstance(backend, FastMemStateBackend)
+    assert backend.conf.eviction_grace_seconds == (1.0 if grace is None else grace)
+    now = datetime.now(UTC)
+    names = ["old", "older", "new", "newer"]
+    for offset, name in enumerate(names):
+        at = now - timedelta(seconds=10 if offset < 2 else 0) + timedelta(microseconds=offset)
+        backend._upsert_invocations([invocation_pair(name)])
+        backend._add_histories([name], history_record(name, at, InvocationStatus.SUCCESS))
+    assert [backend._get_invocation(name) is None for name in names] == evicted
+
+
+@pytest.mark.parametrize(
+    "setting", ["retention_seconds", "max_finished_invocations", "eviction_grace_seconds"]
+)
 def test_negative_settings_are_refused_naming_them(setting: str) -> None:
     app = Pynenc(config_values={"app_id": "negative", setting: -1})
     with pytest.raises(ValueError, match=setting):
@@ -129,8 +151,7 @@ def test_a_bounded_app_keeps_children_its_parent_reads_and_stays_bounded(running
         assert double(i).result == 2 * i  # each read right after it ran
     backend = running.state_backend
     assert isinstance(backend, FastMemStateBackend)
-    while backend.evict(1000):
-        pass
+    evict_due(running)
     stats = backend.stats()
     assert stats["evictions"] >= 30 + 40 + 1 - KEPT
     assert stats["finished"] - stats["held"] == KEPT
@@ -144,6 +165,7 @@ def test_an_evicted_invocation_is_gone_for_its_late_reader(running: Pynenc) -> N
     assert first.result == 2
     for i in range(2 * KEPT):
         assert double(i).result == 2 * i
+    evict_due(running)
     backend = running.state_backend
     assert backend._get_invocation(first.invocation_id) is None
     with pytest.raises((KeyError, PynencError)):
