@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
+import statistics
 import threading
 import time
 import warnings
@@ -70,3 +72,57 @@ def test_end_to_end_tasks(benchmark: Any, name: str) -> None:
     make_backend(name)  # skips here, not inside the timed rounds, if the backend cannot be built
     benchmark.pedantic(_run, setup=lambda: ((_app(name),), {}), rounds=7)  # whole runs vary by ~1.3x here
     benchmark.extra_info["tasks_per_second"] = TASKS / benchmark.stats.stats.median
+
+
+def _backend_cpu_share(name: str) -> tuple[float, float]:
+    """CPU seconds spent inside the backend's public methods, and by the whole process, in one run.
+
+    Each public method pynenc calls is wrapped to add up the calling thread's CPU time
+    (``time.thread_time``: time waiting for the GIL is not counted); calls the backend makes
+    to itself are counted once, in the outer call.
+    """
+    from .traces.recording import RECORDED
+
+    app = _app(name)
+    backend = app.state_backend
+    spent: list[float] = []
+    inside = threading.local()
+
+    def timed_call(method: Any, *args: Any, **kwargs: Any) -> Any:
+        if getattr(inside, "depth", 0):
+            return method(*args, **kwargs)
+        inside.depth, started = 1, time.thread_time()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            spent.append(time.thread_time() - started)
+            inside.depth = 0
+
+    for name_of_method in RECORDED:
+        if hasattr(backend, name_of_method):
+            setattr(backend, name_of_method, functools.partial(timed_call, getattr(backend, name_of_method)))
+    started = time.process_time()
+    _run(app)
+    return sum(spent), time.process_time() - started
+
+
+@pytest.mark.parametrize("name", ["mem", "fastmem", "fastmem-live"])
+def test_backend_share_of_end_to_end(benchmark: Any, name: str) -> None:
+    """How much of an end-to-end run the backend is: the most any backend could speed the run up.
+
+    A backend that took no time at all would make the run at most ``1 / (1 - share)`` times
+    faster, ``share`` being MemStateBackend's part of the process's CPU time.
+    """
+    benchmark.group = f"end to end, the backend's share of CPU time: {TASKS:,} tasks"
+    make_backend(name)
+    runs: list[tuple[float, float]] = []
+    benchmark.pedantic(lambda: runs.append(_backend_cpu_share(name)), rounds=3)
+    shares = [backend / total for backend, total in runs]
+    ratio_info(
+        benchmark,
+        name,
+        backend_cpu_seconds=statistics.median(backend for backend, _ in runs),
+        process_cpu_seconds=statistics.median(total for _, total in runs),
+        backend_share=statistics.median(shares),
+        ceiling_if_the_backend_took_no_time=1 / (1 - statistics.median(shares)),
+    )
