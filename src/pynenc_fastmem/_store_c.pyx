@@ -1006,6 +1006,7 @@ cdef class Store:
         cdef _Entry last = _entry(end, ULLONG_MAX, None, None)
         cdef _Entry entry
         cdef list found, entries
+        cdef Py_ssize_t at
         cdef const unsigned long long *arrivals
         cdef int shift = self._shift
         cdef unsigned long long mask = <unsigned long long>self._mask
@@ -1014,7 +1015,13 @@ cdef class Store:
             if not found:
                 return
             arrivals = <const unsigned long long *>PyBytes_AS_STRING(horizon)
-            entries = [entry for entry in found if entry.seq >> shift < arrivals[(entry.seq >> 1) & mask]]
+            entries = found
+            for at in range(len(found)):
+                entry = <_Entry>found[at]
+                if not entry.seq >> shift < arrivals[(entry.seq >> 1) & mask]:
+                    # written after the call: leave out (a copy only then, as writes race reads)
+                    entries = [entry for entry in found if entry.seq >> shift < arrivals[(entry.seq >> 1) & mask]]
+                    break
             if entries:
                 yield entries
             if len(found) < chunk:
@@ -1823,11 +1830,12 @@ cdef int _index_remove(object index, _Entry entry) except -1:
 
 
 def _records(chunks, Py_ssize_t batch_size):
-    cdef _Entry entry
-    cdef list batch = []
-    for entries in chunks:
-        for entry in entries:
-            batch.append(entry.record)
+    cdef list batch = [], entries
+    cdef Py_ssize_t position
+    for chunk in chunks:
+        entries = <list>chunk
+        for position in range(len(entries)):
+            batch.append((<_Entry>entries[position]).record)
             if len(batch) == batch_size:
                 yield batch
                 batch = []
