@@ -282,6 +282,12 @@ cdef inline bint _before(_Entry a, _Entry b) noexcept:
     return a.timestamp < b.timestamp or (a.timestamp == b.timestamp and a.seq < b.seq)
 
 
+cdef inline bint _arrived(_Entry entry, const unsigned long long *arrivals, int shift,
+                          unsigned long long mask) noexcept:
+    """Whether ``entry`` arrived before the horizon ``arrivals`` (each stripe's arrival count then)."""
+    return entry.seq >> shift < arrivals[(entry.seq >> 1) & mask]
+
+
 cdef tuple _ids(object values, str name):
     """A copy of ``values``, a list of exact ``str`` ids (checked by ``check_ids`` if not)."""
     if type(values) is list:
@@ -1017,10 +1023,9 @@ cdef class Store:
             arrivals = <const unsigned long long *>PyBytes_AS_STRING(horizon)
             entries = found
             for at in range(len(found)):
-                entry = <_Entry>found[at]
-                if not entry.seq >> shift < arrivals[(entry.seq >> 1) & mask]:
-                    # written after the call: leave out (a copy only then, as writes race reads)
-                    entries = [entry for entry in found if entry.seq >> shift < arrivals[(entry.seq >> 1) & mask]]
+                if not _arrived(<_Entry>found[at], arrivals, shift, mask):
+                    # written after the call: left out, in a copy made only then
+                    entries = [entry for entry in found if _arrived(entry, arrivals, shift, mask)]
                     break
             if entries:
                 yield entries
