@@ -192,15 +192,18 @@ def replay(trace: Trace, backend: BaseStateBackend) -> Replay:
             args, kwargs = _absolute(call, datetime.now(UTC))
         else:
             args, kwargs = call.args, call.kwargs
+        answer = None
         started = clock()
         try:
             answer = method(*args, **kwargs)
-            if isinstance(answer, Iterator):
+            if call.taken is not None:  # not isinstance(answer, Iterator): an ABC check, ~0.3 µs
                 for _ in itertools.islice(answer, call.taken):
                     pass
         except Exception as error:  # noqa: BLE001 - pynenc expects some calls to raise
             result.errors[type(error).__name__] = result.errors.get(type(error).__name__, 0) + 1
         spent = clock() - started
+        if call.taken is None and isinstance(answer, Iterator):
+            raise TypeError(f"{call.method} returned an iterator where the recorded app got none")
         result.total += spent
         result.per_method[call.method] = result.per_method.get(call.method, 0.0) + spent
         result.calls[call.method] = result.calls.get(call.method, 0) + 1
