@@ -35,11 +35,13 @@ import json
 import os
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
 
 MISSING = "<missing>"
+WATCHDOG_SECONDS = 1200  # less than test_faults.py's subprocess timeout, so the stacks get printed
 RETENTION = 100
 DUE = 10_000  # a clock reading at which every finished invocation is due
 IDS = ["p", "p2", "c1", "c2", "c3", "w", "w1", "w2", "s1", "s2", "s3", "s4", "n1", "n2", "n3", "n4"]
@@ -221,19 +223,7 @@ class Interrupt:
 
 
 def run_faulted(kind: str, at: int, call: Callable[[], Any]) -> tuple[bool, BaseException | None, Any]:
-    """Run ``call`` with fault ``at`` armed; return whether it fired, the exception, the answer.
-
-    A watchdog ends the process with every thread's stack if the call does not
-    return within a minute (an interpreter looping on the fault is a hang too).
-    """
-    faulthandler.dump_traceback_later(60, exit=True)
-    try:
-        return _run_faulted(kind, at, call)
-    finally:
-        faulthandler.cancel_dump_traceback_later()
-
-
-def _run_faulted(kind: str, at: int, call: Callable[[], Any]) -> tuple[bool, BaseException | None, Any]:
+    """Run ``call`` with fault ``at`` armed; return whether it fired, the exception, the answer."""
     if kind == "nomemory":
         _testcapi.set_nomemory(at, 0)
         try:
@@ -339,6 +329,13 @@ def sweep(module: Any, kind: str, max_points: int) -> dict[str, Any]:
 def main() -> int:
     """Parse the arguments, run the sweep, print its report."""
     faulthandler.enable(all_threads=True)  # a crash prints where it happened
+    # A watchdog ends the process with every thread's stack if the sweep hangs (an interpreter
+    # looping on a fault is a hang too). Armed once, not per point: its thread frees its start-up
+    # block with the raw allocator, and if that free runs while set_nomemory swaps the allocator
+    # in this thread, it calls the hook with no context and crashes the process (seen in CI, and
+    # here about once in 700 sweeps, in _testcapi's hook_ffree called from pythread_wrapper).
+    faulthandler.dump_traceback_later(WATCHDOG_SECONDS, exit=True)
+    time.sleep(0.2)  # for the watchdog thread to start before any allocator hook is set
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("store", choices=["python", "cython"])
     parser.add_argument("kind", choices=["nomemory", "interrupt"])
