@@ -17,14 +17,16 @@ pynenc reads it before a result; :func:`say_evicted` makes that read raise
 
 Both act only for the app's own state backend: a FastMemStateBackend made
 directly for an app configured with another backend (a copy, a benchmark) holds
-other invocations than the ones the app's orchestrator tracks.
+other invocations than the ones the app's orchestrator tracks. Every
+FastMemStateBackend of one app with one store class shares one store
+(``state_backend.app_store``), so the app's backend of the evicting store's
+class is the one that evicted.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from pynenc.orchestrator.mem_orchestrator import MemOrchestrator
@@ -34,35 +36,38 @@ from .errors import EvictedError
 if TYPE_CHECKING:
     from pynenc.app import Pynenc
 
+    from ._store import Store
     from .state_backend import FastMemStateBackend
-
-    BackendRef = weakref.ref[FastMemStateBackend[Any, Any]]
 
 logger = logging.getLogger(__name__)
 _trim_lock = threading.Lock()  # one trimmer at a time: pynenc only appends to the queue
 
 
-def _apps_backend(app: Pynenc, backend_ref: BackendRef) -> FastMemStateBackend[Any, Any] | None:
-    """The backend ``backend_ref`` names if it is ``app``'s state backend, else None.
+def _apps_backend(app: Pynenc, store_cls: type[Store]) -> FastMemStateBackend[Any, Any] | None:
+    """``app``'s state backend if it is a FastMemStateBackend over a ``store_cls`` store, else None.
 
     Reads pynenc's private ``_state_backend``: the public property would build the
     app's configured backend when it has not been built yet.
     """
-    backend = backend_ref()
-    return backend if backend is not None and getattr(app, "_state_backend", None) is backend else None
+    from .state_backend import FastMemStateBackend  # it imports this module
+
+    backend = getattr(app, "_state_backend", None)
+    if isinstance(backend, FastMemStateBackend) and backend.store_cls is store_cls:
+        return backend
+    return None
 
 
 class _StatusRecords(dict[Any, Any]):
     """MemOrchestrator's status records; reading an evicted invocation's raises ``EvictedError``."""
 
-    __slots__ = ("_app", "_backend_ref")
+    __slots__ = ("_app", "_store_cls")
 
-    def __init__(self, records: dict[Any, Any], app: Pynenc, backend_ref: BackendRef) -> None:
+    def __init__(self, records: dict[Any, Any], app: Pynenc, store_cls: type[Store]) -> None:
         super().__init__(records)
-        self._app, self._backend_ref = app, backend_ref
+        self._app, self._store_cls = app, store_cls
 
     def __missing__(self, invocation_id: Any) -> Any:
-        backend = _apps_backend(self._app, self._backend_ref)
+        backend = _apps_backend(self._app, self._store_cls)
         message = None
         if backend is not None:
             message = backend._evicted_message_if_evicted(invocation_id, "its status")
@@ -85,19 +90,19 @@ def say_evicted(app: Pynenc, backend: FastMemStateBackend[Any, Any]) -> None:
     orchestrator = app.orchestrator
     if isinstance(orchestrator, MemOrchestrator) and type(orchestrator.invocation_status_record) is dict:
         orchestrator.invocation_status_record = _StatusRecords(
-            orchestrator.invocation_status_record, app, weakref.ref(backend)
+            orchestrator.invocation_status_record, app, backend.store_cls
         )
 
 
-def forget_evicted(app: Pynenc, backend_ref: BackendRef, invocation_ids: list[Any]) -> None:
+def forget_evicted(app: Pynenc, store_cls: type[Store], invocation_ids: list[Any]) -> None:
     """Remove the evicted ``invocation_ids`` from ``app``'s orchestrator if it is in memory.
 
-    Only when the evicting backend (``backend_ref``) is ``app``'s state backend.
+    Only when the evicting store (of class ``store_cls``) is ``app``'s state backend's.
     Runs in the thread whose write evicted them, often a runner's: an error is
     logged, never raised, so an eviction never fails a task.
     """
     try:
-        backend = _apps_backend(app, backend_ref)
+        backend = _apps_backend(app, store_cls)
         orchestrator = None if backend is None else app.orchestrator
         if backend is not None and isinstance(orchestrator, MemOrchestrator):
             for invocation_id in invocation_ids:

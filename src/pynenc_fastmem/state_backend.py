@@ -10,7 +10,6 @@ and converts them only when the raw DTO methods or an export ask.
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Iterator
 from datetime import datetime
 from functools import cached_property, partial
@@ -46,6 +45,7 @@ if TYPE_CHECKING:
     from pynenc.workflow import WorkflowIdentity
 
     from ._store_common import InvocationRow, StoreStats
+    from .config import StoreRetention
     from .transfer import TransferCounts
 
 #: Typical bytes of the pynenc objects the store holds per invocation (its
@@ -62,9 +62,9 @@ PYNENC_OBJECT_BYTES = {"invocations": 680, "history_records": 305}
 DIRECT_METHODS = {
     "_get_invocation": "get_invocation",
     "_get_history": "get_history",
+    "_get_runner_context": "get_runner_context",
     "_set_result": "set_result",
     "_set_exception": "set_exception",
-    "_get_runner_context": "get_runner_context",
     "_get_runner_contexts": "get_runner_contexts",
 }
 CONVERTED_IN_LIVE_MODE = {"_get_invocation"}
@@ -139,6 +139,31 @@ def _runner_cls(app: Any) -> str:
     return type(runner).__name__ if runner is not None else str(app.conf.runner_cls)
 
 
+#: Guards the making of an app's store (see ``app_store``).
+_app_store_lock = threading.Lock()
+
+#: A store and the runner-context cache that goes with it (pynenc's base class keeps one).
+AppStore = tuple[Store, dict[str, "RunnerContext"]]
+
+
+def app_store(app: Pynenc, store_cls: type[Store], settings: StoreRetention) -> AppStore:
+    """The ``store_cls`` store of ``app``: made with ``settings`` by its first backend, shared by the rest.
+
+    pynenc builds an app's state backend lazily and without a lock, so two threads
+    that first touch ``app.state_backend`` together (a runner starting as a task is
+    called) each build one, and the app keeps the last: what the other thread wrote
+    went to a backend nobody reads. Sharing one store per app, as pynenc's Redis and
+    SQLite backends share one database, keeps it. The store is kept on the app
+    itself, so it lives exactly as long as the app.
+    """
+    with _app_store_lock:
+        stores: dict[type[Store], AppStore] = vars(app).setdefault("_fastmem_stores", {})
+        if store_cls not in stores:
+            on_evict = partial(forget_evicted, app, store_cls)
+            stores[store_cls] = (store_cls(**settings, on_evict=on_evict), {})
+        return stores[store_cls]
+
+
 def live_row(invocation: Any, index: int) -> InvocationRow:
     """Return the store row that keeps ``invocation`` itself (live mode)."""
     try:
@@ -168,7 +193,8 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
     runner contexts and workflow data included; naive and aware datetimes may
     be mixed (naive means UTC); reads never fail while other threads write;
     ``iter_invocations_in_timerange`` yields ids in the order of their earliest
-    record in the range rather than sorted by id.
+    record in the range rather than sorted by id; every FastMemStateBackend made
+    for one app shares one store (see ``app_store``).
     """
 
     #: The store implementation; a subclass may name the other one (the benchmarks do).
@@ -187,8 +213,7 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
         super().__init__(app)
         check_single_process_runner(_runner_cls(app))
         retention = store_retention(self.conf)
-        forget = partial(forget_evicted, app, weakref.ref(self))
-        self._store = self.store_cls(**retention, on_evict=forget)
+        self._store, self._runner_context_cache = app_store(app, self.store_cls, retention)
         if retention["retention"] is not None or retention["max_finished"] is not None:
             say_evicted(app, self)
         self._final_statuses = InvocationStatus.get_final_statuses()

@@ -74,7 +74,8 @@ class Differential(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.mine = FastMemStateBackend(app)
+        # A new app each time: every FastMemStateBackend of one app shares its store.
+        self.mine = FastMemStateBackend(Pynenc(config_values={"app_id": "fastmem-differential"}))
         self.reference = MemStateBackend(app)
 
     def both(self, method: str, *args: Any) -> None:
