@@ -1204,13 +1204,15 @@ cdef class Store:
         finally:
             fastmem_release(&self._runs_lock)
 
-    def add_sub_invocation(self, workflow_id, invocation_id):
-        """Record that ``invocation_id`` runs inside the workflow ``workflow_id``.
+    def add_sub_invocation(self, parent_workflow_id, sub_invocation_id):
+        """Record that ``sub_invocation_id`` runs inside the workflow ``parent_workflow_id``.
+
+        The arguments are named as in pynenc's ``store_workflow_sub_invocation``, which is bound to this.
 
         Runtime complexity: `O(1)`
         """
-        workflow_id = _id(workflow_id, "workflow_id")
-        invocation_id = _id(invocation_id, "invocation_id")
+        workflow_id = _id(parent_workflow_id, "parent_workflow_id")
+        invocation_id = _id(sub_invocation_id, "sub_invocation_id")
         cdef _Stripe stripe = self._stripe(workflow_id)
         stripe.acquire()
         try:

@@ -922,13 +922,15 @@ class Store:
             return list(self._workflow_runs.get(workflow_type, {}).values())
         return _concatenated([runs.values() for runs in self._workflow_runs.values()])
 
-    def add_sub_invocation(self, workflow_id: str, invocation_id: str) -> None:
-        """Record that ``invocation_id`` runs inside the workflow ``workflow_id``.
+    def add_sub_invocation(self, parent_workflow_id: str, sub_invocation_id: str) -> None:
+        """Record that ``sub_invocation_id`` runs inside the workflow ``parent_workflow_id``.
+
+        The arguments are named as in pynenc's ``store_workflow_sub_invocation``, which is bound to this.
 
         Runtime complexity: `O(1)`
         """
-        workflow_id = check_id(workflow_id, "workflow_id")
-        invocation_id = check_id(invocation_id, "invocation_id")
+        workflow_id = check_id(parent_workflow_id, "parent_workflow_id")
+        invocation_id = check_id(sub_invocation_id, "sub_invocation_id")
         stripe = self._stripe(workflow_id)
         with stripe.lock: _set_member(stripe.sub_invocations, workflow_id, invocation_id, None)  # fmt: skip
 

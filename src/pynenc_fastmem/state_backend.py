@@ -57,15 +57,16 @@ PYNENC_OBJECT_BYTES = {"invocations": 680, "history_records": 305}
 # them straight to its store's method, which skips the adapter's Python frame,
 # most of the cost of a point operation. The class keeps them for the API, and
 # for live mode, where the store may hold objects these must convert.
+# Each store method takes the arguments under the names pynenc's base class gives them.
 # (_get_result is not among them: a result may be kept unserialized, see KeptResult;
-# nor _get_exception: a missing one may have been evicted, see _missing.)
+# nor _get_exception: a missing one may have been evicted, see _missing; nor
+# _set_result and _set_exception, whose second argument the store calls ``value``.)
 DIRECT_METHODS = {
     "_get_invocation": "get_invocation",
     "_get_history": "get_history",
     "_get_runner_context": "get_runner_context",
-    "_set_result": "set_result",
-    "_set_exception": "set_exception",
     "_get_runner_contexts": "get_runner_contexts",
+    "store_workflow_sub_invocation": "add_sub_invocation",
 }
 CONVERTED_IN_LIVE_MODE = {"_get_invocation"}
 

@@ -1,5 +1,6 @@
 """FastMemStateBackend's own behaviour, and its deliberate differences from MemStateBackend."""
 
+import inspect
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -9,7 +10,7 @@ from pynenc import Pynenc
 from pynenc.invocation.status import InvocationStatus
 from pynenc.runner.runner_context import RunnerContext
 from pynenc.state_backend import MemStateBackend
-from pynenc.state_backend.base_state_backend import InvocationHistory
+from pynenc.state_backend.base_state_backend import BaseStateBackend, InvocationHistory
 from pynenc.workflow import WorkflowIdentity
 
 from pynenc_fastmem import FastMemStateBackend
@@ -271,3 +272,12 @@ def test_an_app_whose_backend_two_threads_build_at_once_keeps_what_both_wrote() 
         kept = fresh.state_backend
         assert isinstance(kept, FastMemStateBackend)
         assert [kept.get_runner_context(f"runner-{n}") is not None for n in range(2)] == [True, True], round_
+
+
+def test_methods_bound_to_the_store_take_pynenc_s_keywords(backend: FastMemStateBackend) -> None:
+    """A caller may name the arguments as pynenc's base class names them."""
+    for method in DIRECT_METHODS:
+        names = list(inspect.signature(getattr(BaseStateBackend, method)).parameters)[1:]
+        assert list(inspect.signature(getattr(backend, method)).parameters) == names, method
+    backend.store_workflow_sub_invocation(parent_workflow_id="wf-1", sub_invocation_id="sub-1")
+    assert list(backend.get_workflow_sub_invocations("wf-1")) == ["sub-1"]

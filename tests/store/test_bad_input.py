@@ -56,7 +56,10 @@ TABLE: dict[str, tuple[tuple[Any, ...], dict[int, tuple[str, list[Any]]]]] = {
         {0: ("workflow_type", NOT_STR), 2: ("workflow_id", NOT_STR)},
     ),
     "workflow_runs": (("T",), {0: ("workflow_type", NOT_STR[1:])}),
-    "add_sub_invocation": (("w", "a"), {0: ("workflow_id", NOT_STR), 1: ("invocation_id", NOT_STR)}),
+    "add_sub_invocation": (
+        ("w", "a"),
+        {0: ("parent_workflow_id", NOT_STR), 1: ("sub_invocation_id", NOT_STR)},
+    ),
     "sub_invocation_ids": (("w",), {0: ("workflow_id", NOT_STR)}),
     "set_runner_context": (("r", "ctx"), {0: ("runner_id", NOT_STR)}),
     "get_runner_context": (("r",), {0: ("runner_id", NOT_STR)}),
