@@ -19,7 +19,7 @@ from pynenc.exceptions import InvocationNotFoundError
 from pynenc.invocation.status import InvocationStatus
 from pynenc.models.call_dto import CallDTO
 from pynenc.models.invocation_dto import InvocationDTO
-from pynenc.state_backend.base_state_backend import BaseStateBackend
+from pynenc.state_backend.base_state_backend import BaseStateBackend, InvocationHistory
 from pynenc.types import Params, Result
 
 from ._store import Store, micros
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from pynenc.invocation.dist_invocation import DistributedInvocation
     from pynenc.invocation.status import InvocationStatusRecord
     from pynenc.runner.runner_context import RunnerContext
-    from pynenc.state_backend.base_state_backend import InvocationHistory
     from pynenc.workflow import WorkflowIdentity
 
     from ._store_common import InvocationRow, StoreStats
@@ -370,7 +369,10 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
     ) -> None:
         """Append ``invocation_history`` to the history of each of ``invocation_ids``."""
         try:
-            moment = invocation_history.timestamp
+            if type(invocation_history) is InvocationHistory:
+                moment = invocation_history._timestamp  # the property's field, without its Python call
+            else:
+                moment = invocation_history.timestamp
         except AttributeError:
             raise TypeError(
                 f"invocation_history must be an InvocationHistory, got {type(invocation_history).__name__}"
