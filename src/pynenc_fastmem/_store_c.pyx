@@ -871,7 +871,7 @@ cdef class Store:
         from the histories instead.
         """
         cdef _Stripe stripe
-        cdef list taken, fresh
+        cdef list taken, fresh, pending = []
         cdef bint lost = False
         if not self._indexes_stale:
             self._indexes_stale = True  # until every stripe's entries are merged
@@ -886,11 +886,15 @@ cdef class Store:
                 taken, stripe.unindexed = stripe.unindexed, fresh
                 if not stripes_locked:
                     stripe.release()
-                if taken and not lost:
-                    _index_merge(self._time_index, taken)
-                    if self._evicting:
-                        finals = [entry for entry in taken if (<_Entry>entry).seq & 1]
-                        _index_merge(self._eviction_queue, finals)
+                if not lost:
+                    pending += taken
+            # One merge of every stripe's entries: their times interleave, so merged stripe by
+            # stripe, each re-sorted the index's last sublist (0.4 ms a query after 1,500 writes).
+            if pending and not lost:
+                _index_merge(self._time_index, pending)
+                if self._evicting:
+                    finals = [entry for entry in pending if (<_Entry>entry).seq & 1]
+                    _index_merge(self._eviction_queue, finals)
             self._indexes_stale = lost
         if self._indexes_stale:
             if stripes_locked:

@@ -695,6 +695,7 @@ class Store:
         if not self._indexes_stale:
             self._indexes_stale = True  # until every stripe's entries are merged
             lost = False
+            pending: list[Entry] = []
             for stripe in self._stripes:
                 if not (stripe.unindexed or stripe.dirty or stripe.lost_entries):
                     continue
@@ -705,10 +706,14 @@ class Store:
                     taken = _with(stripe.lock, self._take_unindexed, stripe, fresh)
                 if taken is None:
                     lost = True
-                elif taken and not lost:
-                    _index_merge(self._time_index, taken)
-                    if self._evicting:
-                        _index_merge(self._eviction_queue, [entry for entry in taken if entry[1] & 1])
+                elif not lost:
+                    pending += taken
+            # One merge of every stripe's entries: their times interleave, so merged stripe by
+            # stripe, each re-sorted the index's last sublist.
+            if pending and not lost:
+                _index_merge(self._time_index, pending)
+                if self._evicting:
+                    _index_merge(self._eviction_queue, [entry for entry in pending if entry[1] & 1])
             self._indexes_stale = lost
         if self._indexes_stale:
             if stripes_locked:
