@@ -3,19 +3,21 @@
 The adapter translates pynenc objects into store calls (ids as ``str``,
 datetimes as integer microseconds) and keeps no data of its own. By default
 it stores what pynenc's base class gives it (DTOs, serialized results); with
-``live_invocations`` it stores the invocation and result objects themselves
-and converts them only when the raw DTO methods or an export ask.
+``live_invocations`` it stores the invocation and result objects themselves,
+and private copies of exceptions, and converts them only when the raw methods
+or an export ask.
 """
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Iterator
 from datetime import datetime
 from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 
-from pynenc.exceptions import InvocationNotFoundError
+from pynenc.exceptions import InvocationNotFoundError, PynencError
 from pynenc.invocation.status import InvocationStatus
 from pynenc.models.call_dto import CallDTO
 from pynenc.models.invocation_dto import InvocationDTO
@@ -90,6 +92,34 @@ class KeptResult:
 
     def __init__(self, value: Any) -> None:
         self.value = value
+
+
+class KeptException:
+    """In live mode, the exception of a failed invocation kept as an object, serialized only if asked.
+
+    ``value`` is a private ``copy.deepcopy`` of the exception pynenc passed (so no
+    traceback, and nothing the task still holds), and each ``get_exception`` returns
+    a new deep copy of it: a fresh exception per read, as pynenc's deserialized copies
+    are, made without JSON (about 2-5 µs instead of 45). An exception ``deepcopy``
+    cannot copy into one of its own type, and pynenc's own errors (which pynenc
+    serializes its own way), are serialized as by default.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Exception) -> None:
+        self.value = value
+
+
+def kept_exception(exception: Exception) -> KeptException | None:
+    """``exception`` as live mode keeps it, or ``None`` if it is to be serialized (see ``KeptException``)."""
+    if isinstance(exception, PynencError):
+        return None
+    try:
+        kept = copy.deepcopy(exception)
+    except Exception:  # noqa: BLE001 - whatever cannot be copied is serialized, as by default
+        return None
+    return KeptException(kept) if type(kept) is type(exception) else None
 
 
 def dto_pair(value: Any) -> tuple[InvocationDTO, CallDTO] | None:
@@ -448,17 +478,38 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
         )
 
     def _serialized(self, value: Any) -> str:
+        """A stored result or exception as pynenc's base class would have stored it: serialized."""
         if type(value) is KeptResult:
             return self.app.client_data_store.serialize(value.value)
+        if type(value) is KeptException:
+            return self.serialize_exception(value.value)
         return value  # type: ignore[no-any-return]
 
     def _set_result(self, invocation_id: InvocationId, serialized_result: str) -> None:
         """Store the serialized result of ``invocation_id``."""
         self._store.set_result(invocation_id, serialized_result)
 
+    def set_exception(self, invocation_id: InvocationId, exception: Exception) -> None:
+        """Store the exception: serialized, or in live mode kept as a copy (see ``KeptException``)."""
+        kept = kept_exception(exception) if self._live else None
+        if kept is None:
+            super().set_exception(invocation_id, exception)
+        else:
+            self._store.set_exception(invocation_id, kept)
+
+    def get_exception(self, invocation_id: InvocationId) -> Exception:
+        """Return a new copy of the exception: deserialized, or copied from the kept one.
+
+        :raises KeyError: if there is none; ``EvictedError`` (a subclass) if retention evicted it
+        """
+        value = self._stored_outcome(self._store.get_exception, invocation_id, "exception")
+        if type(value) is KeptException:
+            return copy.deepcopy(value.value)
+        return self.deserialize_exception(value)
+
     def _get_exception(self, invocation_id: InvocationId) -> str:
         """Return the serialized exception; ``KeyError`` (``EvictedError`` if evicted) if there is none."""
-        return self._stored_outcome(self._store.get_exception, invocation_id, "exception")  # type: ignore[no-any-return]
+        return self._serialized(self._stored_outcome(self._store.get_exception, invocation_id, "exception"))
 
     def _set_exception(self, invocation_id: InvocationId, serialized_exception: str) -> None:
         """Store the serialized exception of ``invocation_id``."""

@@ -143,12 +143,16 @@ def export(
         counts["skipped_workflow_data"] += len(chunk) - len(known)
         return _each(other.set_workflow_data)(known)
 
+    def write_serialized(write: Callable[[Any, str], None]) -> Write:
+        # A result or exception kept as an object (KeptResult, KeptException) goes out serialized.
+        return _each(lambda invocation_id, value: write(invocation_id, backend._serialized(value)))
+
     app_info = backend._app_infos.get(backend.app.app_id)
     plan: Plan = [
         ("invocations", store.items("invocations"), write_invocations),
         ("history_records", store.items("histories"), write_histories),
-        ("results", store.items("results"), _each(lambda i, v: other._set_result(i, backend._serialized(v)))),
-        ("exceptions", store.items("exceptions"), _each(other._set_exception)),
+        ("results", store.items("results"), write_serialized(other._set_result)),
+        ("exceptions", store.items("exceptions"), write_serialized(other._set_exception)),
         ("workflow_runs", _chunks((run,) for run in store.workflow_runs()), _each(write_run)),
         ("workflow_data", store.items("workflow_data"), write_workflow_data),
         ("sub_invocations", store.items("sub_invocations"), _each(other.store_workflow_sub_invocation)),
