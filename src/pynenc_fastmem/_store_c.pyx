@@ -326,6 +326,21 @@ cdef inline bint _is_unrelated_row(object row):
     return t[2] is None and t[3] is None and t[4] is None
 
 
+cdef inline Py_ssize_t _with_number(Py_ssize_t* numbers, Py_ssize_t count, Py_ssize_t number) noexcept:
+    """Insert ``number`` into the sorted, distinct ``numbers[:count]``; return the new count."""
+    cdef Py_ssize_t position = count
+    while position and numbers[position - 1] > number:
+        position -= 1
+    if position and numbers[position - 1] == number:
+        return count
+    cdef Py_ssize_t moved = count
+    while moved > position:
+        numbers[moved] = numbers[moved - 1]
+        moved -= 1
+    numbers[position] = number
+    return count + 1
+
+
 cdef inline bint _same_key(object key, object row, Py_ssize_t column) noexcept:
     """Whether ``row`` (a checked row, or None) has ``key`` in ``column``: ids are exact ``str``."""
     if row is None:
@@ -520,9 +535,11 @@ cdef class Store:
         """
         cdef list checked, seen, keys
         cdef tuple stripes, row
-        if type(rows) is list and len(<list>rows) == 1 and _is_unrelated_row((<list>rows)[0]):
-            if self._upsert_unrelated(<tuple>(<list>rows)[0]):
-                return
+        if type(rows) is list and len(<list>rows) == 1 and _is_plain_row((<list>rows)[0]):
+            row = <tuple>(<list>rows)[0]
+            if not (_is_unrelated_row(row) and self._upsert_unrelated(row)):
+                self._upsert_one(row)
+            return
         checked = _rows(rows)
         while checked:
             # The old rows name the index entries to move; read first without a lock,
@@ -560,6 +577,45 @@ cdef class Store:
         finally:
             stripe.release()
         return True
+
+    cdef int _upsert_one(self, tuple row) except -1:
+        """Store one plain row, as ``_upsert_locked`` does, with no temporary object.
+
+        pynenc upserts one invocation at a time; the stripes to lock (its id's, its
+        relations', its old row's) are gathered in a C array, sorted as ``_stripes_of``
+        sorts them, so locks are still taken in one global order.
+        """
+        cdef str invocation_id = <str>row[0]
+        cdef Py_ssize_t numbers[9]
+        cdef Py_ssize_t count, column, position
+        while True:
+            old = self._row(invocation_id)  # read without a lock, confirmed under the locks
+            count = _with_number(numbers, 0, hash(invocation_id) & self._mask)
+            for column in range(2, 6):
+                key = row[column]
+                if key is not None:
+                    count = _with_number(numbers, count, hash(<str>key) & self._mask)
+                if old is not None:
+                    key = (<tuple>old)[column]
+                    if key is not None:
+                        count = _with_number(numbers, count, hash(<str>key) & self._mask)
+            for position in range(count):
+                (<_Stripe>self._stripes[numbers[position]]).acquire()
+            try:
+                if self._row(invocation_id) is not old:
+                    continue  # written meanwhile: read its old row again
+                try:
+                    self._insert_row(row, old)
+                except BaseException:
+                    self._undo_row(row, old)
+                    raise
+                self._drop_relations(row, old)
+                return 0
+            finally:
+                position = count
+                while position:
+                    position -= 1
+                    (<_Stripe>self._stripes[numbers[position]]).release()
 
     cdef inline object _row(self, str invocation_id):
         return _get(self._stripe(invocation_id).invocations, invocation_id, None)
