@@ -55,6 +55,7 @@ from cpython.list cimport PyList_Append
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.object cimport Py_EQ, Py_GT, Py_LE, Py_LT, Py_NE, PyObject
 from libc.limits cimport ULLONG_MAX
+from libc.string cimport memset
 
 from collections import deque
 from datetime import UTC as _UTC
@@ -517,8 +518,13 @@ cdef class Store:
         """The distinct stripes of ``keys`` (``None`` skipped), in locking order."""
         if len(keys) == 1:
             return <tuple>self._single_stripes[hash(<str>keys[0]) & self._mask]
-        numbers = sorted({hash(key) & self._mask for key in keys if key is not None})
-        return tuple([self._stripes[number] for number in numbers])
+        cdef unsigned char marked[1024]  # MAX_STRIPES: which stripes a key hashes to
+        cdef Py_ssize_t number, count = self._mask + 1
+        memset(marked, 0, count)
+        for key in keys:
+            if key is not None:
+                marked[hash(<str>key) & self._mask] = 1
+        return tuple([self._stripes[number] for number in range(count) if marked[number]])
 
     # Invocations and their relations
 
