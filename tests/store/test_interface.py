@@ -434,6 +434,40 @@ def test_concurrent_writers_and_readers_lose_nothing(store: Store) -> None:
     assert sorted(flatten(store.invocations_in_range(-1, 1000))) == sorted(all_ids)
 
 
+def test_threads_moving_the_same_invocations_leave_each_in_its_last_row_s_indexes(store: Store) -> None:
+    """Writers upsert the same ids with other relations at once (one row, then batches)."""
+    ids = [f"shared-{i}" for i in range(12)]
+    writers, rounds = 4, 200
+    start = threading.Barrier(writers)
+
+    def moved(w: int, r: int, inv_id: str) -> tuple[Any, ...]:
+        return row(inv_id, (w, r), f"p{w}", f"e{r % 2}", f"wf{(w + r) % 3}", f"T{w % 2}")
+
+    def write(w: int) -> None:
+        start.wait()
+        for r in range(rounds):
+            if r % 2:
+                store.upsert_invocations([moved(w, r, inv_id) for inv_id in ids])
+            else:
+                for inv_id in ids:
+                    store.upsert_invocations([moved(w, r, inv_id)])
+
+    errors = run_threads([functools.partial(write, w) for w in range(writers)])
+    assert errors == []
+    store._check()
+
+    def holding(index: Any, keys: list[str], inv_id: str) -> list[str]:
+        return [key for key in keys if inv_id in index(key)]
+
+    for inv_id in ids:
+        w, r = store.get_invocation(inv_id)
+        assert holding(store.child_ids, [f"p{k}" for k in range(writers)], inv_id) == [f"p{w}"]
+        assert holding(store.ids_by_parent_event, ["e0", "e1"], inv_id) == [f"e{r % 2}"]
+        assert holding(store.ids_by_workflow, ["wf0", "wf1", "wf2"], inv_id) == [f"wf{(w + r) % 3}"]
+        by_type = functools.partial(store.ids_by_workflow, None)
+        assert holding(by_type, ["T0", "T1"], inv_id) == [f"T{w % 2}"]
+
+
 class LoudId(str):
     """A str subclass whose hash and equality would run user code inside the store's locks."""
 
