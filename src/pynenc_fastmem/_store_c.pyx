@@ -585,7 +585,7 @@ cdef class Store:
         return True
 
     cdef int _upsert_one(self, tuple row) except -1:
-        """Store one plain row, as ``_upsert_locked`` does, with no temporary object.
+        """Store one plain row with ``_upsert_locked``, its locks found without temporary objects.
 
         pynenc upserts one invocation at a time; the stripes to lock (its id's, its
         relations', its old row's) are gathered in a C array, sorted as ``_stripes_of``
@@ -608,15 +608,9 @@ cdef class Store:
             for position in range(count):
                 (<_Stripe>self._stripes[numbers[position]]).acquire()
             try:
-                if self._row(invocation_id) is not old:
-                    continue  # written meanwhile: read its old row again
-                try:
-                    self._insert_row(row, old)
-                except BaseException:
-                    self._undo_row(row, old)
-                    raise
-                self._drop_relations(row, old)
-                return 0
+                if self._upsert_locked([row], [old]):
+                    return 0
+                # written meanwhile: read its old row again
             finally:
                 position = count
                 while position:
