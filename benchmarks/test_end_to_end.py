@@ -69,13 +69,18 @@ def run_tasks(name: str, tasks: int, **config: Any) -> float:
     return time.perf_counter() - started
 
 
-@pytest.mark.parametrize("name", PUBLIC_BACKENDS)
-def test_end_to_end_tasks(benchmark: Any, name: str) -> None:
-    benchmark.group = f"end to end: {TASKS:,} tasks on a ThreadRunner"
+def _time_runs(benchmark: Any, name: str, group: str, **config: Any) -> None:
+    """Time whole runs of ``TASKS`` tasks on fresh apps of backend ``name`` with ``config``."""
+    benchmark.group = group
     ratio_info(benchmark, name, tasks=TASKS)
     make_backend(name)  # skips here, not inside the timed rounds, if the backend cannot be built
-    benchmark.pedantic(_run, setup=lambda: ((_app(name),), {}), rounds=7)  # whole runs vary by ~1.3x here
+    benchmark.pedantic(_run, setup=lambda: ((_app(name, **config),), {}), rounds=7)  # runs vary by ~1.3x
     benchmark.extra_info["tasks_per_second"] = TASKS / benchmark.stats.stats.median
+
+
+@pytest.mark.parametrize("name", PUBLIC_BACKENDS)
+def test_end_to_end_tasks(benchmark: Any, name: str) -> None:
+    _time_runs(benchmark, name, f"end to end: {TASKS:,} tasks on a ThreadRunner")
 
 
 @pytest.mark.parametrize("name", ["mem", "fastmem", "fastmem-live"])
@@ -88,10 +93,8 @@ def test_end_to_end_tasks_without_the_status_cache(benchmark: Any, name: str) ->
     that wait is chance, so with the cache on run times cluster at two values; with it off
     this measures what the runner and the backend take.
     """
-    benchmark.group = f"end to end: {TASKS:,} tasks on a ThreadRunner, pynenc's status cache off"
-    ratio_info(benchmark, name, tasks=TASKS)
-    benchmark.pedantic(_run, setup=lambda: ((_app(name, cached_status_time=0.0),), {}), rounds=7)
-    benchmark.extra_info["tasks_per_second"] = TASKS / benchmark.stats.stats.median
+    group = f"end to end: {TASKS:,} tasks on a ThreadRunner, pynenc's status cache off"
+    _time_runs(benchmark, name, group, cached_status_time=0.0)
 
 
 def _backend_cpu_share(name: str) -> tuple[float, float]:
