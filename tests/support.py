@@ -163,10 +163,19 @@ def running(app: Pynenc) -> Iterator[Pynenc]:
     # "dictionary changed size during iteration" there (CI, twice; 34 of 50 rounds ad hoc).
     _ = app.logger
     warnings.filterwarnings("ignore", "Running in a secondary thread", UserWarning)
-    thread = threading.Thread(target=app.runner.run, daemon=True)
+    runner = app.runner
+    thread = threading.Thread(target=runner.run, daemon=True)
     thread.start()
+    # The runner sets `running` in its thread as it starts: a stop made before that would be
+    # undone, and the runner would run on into later tests (CI on 3.14t: it allocated while
+    # test_soak measured memory).
+    deadline = time.monotonic() + 5
+    while not runner.running:
+        assert thread.is_alive() and time.monotonic() < deadline, "the runner did not start"
+        time.sleep(0.001)
     try:
         yield app
     finally:
-        app.runner.stop_runner_loop()
+        runner.stop_runner_loop()
         thread.join(timeout=5)
+    assert not thread.is_alive(), "the runner did not stop"
