@@ -15,7 +15,7 @@ released after the locks, so no user code runs under them.
 Where the twins differ, and why:
 
 - Locks are ``PyMutex`` (3.13+) or, on 3.12, a one-byte spin lock that waits
-  with the GIL released; the twin uses ``threading.Lock``.
+  with the GIL released; the twin uses ``threading.RLock`` held by ``_locking``.
 - Point reads (``get_invocation``, ``get_result``, ``get_exception``) take no
   lock in either store; here they take a strong reference with
   ``PyDict_GetItemRef``, and the maps they read are never replaced (purge

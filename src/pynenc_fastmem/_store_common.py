@@ -8,11 +8,12 @@ same input with the same messages.
 from __future__ import annotations
 
 import struct
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict
+
+from ._locking import holding, new_lock
 
 InvocationRow = tuple[str, Any, str | None, str | None, str | None, str | None]
 """One invocation to upsert:
@@ -282,11 +283,11 @@ class EvictionLog:
         self._size = 8 * remembered
         self._ring = bytearray()
         self._next = 0  # the byte offset the next hash takes once the ring is full
-        self._lock = threading.Lock()
+        self._lock = new_lock()
 
     def record(self, evicted_ids: list[str]) -> None:
         """Remember ``evicted_ids``, then call ``on_evict`` with them (its exceptions propagate)."""
-        with self._lock: self._remember(evicted_ids)  # fmt: skip
+        holding(self._lock, self._remember, evicted_ids)
         if self.on_evict is not None:
             self.on_evict(evicted_ids)
 
@@ -301,9 +302,10 @@ class EvictionLog:
                 self._next = (self._next + 8) % self._size
 
     def __contains__(self, invocation_id: object) -> bool:
-        wanted = _HASH.pack(hash(invocation_id))
-        with self._lock:
-            at = self._ring.find(wanted)
-            while at != -1 and at % 8:  # a match across two slots: look on
-                at = self._ring.find(wanted, at + 1)
+        return holding(self._lock, self._find, _HASH.pack(hash(invocation_id)))
+
+    def _find(self, wanted: bytes) -> bool:
+        at = self._ring.find(wanted)
+        while at != -1 and at % 8:  # a match across two slots: look on
+            at = self._ring.find(wanted, at + 1)
         return at != -1

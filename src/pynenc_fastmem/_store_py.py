@@ -49,7 +49,6 @@ each write of a final record evicts a few of the oldest due ones (see ``evict``)
 
 from __future__ import annotations
 
-import threading
 from bisect import bisect_left, bisect_right, insort
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -58,6 +57,7 @@ from typing import Any, ClassVar
 from sortedcontainers import SortedList
 
 from ._invariants import StoreState, StripeState, check_invariants
+from ._locking import Lock, holding, holding_all, new_lock
 from ._store_common import (
     DEFAULT_STRIPES,
     EVICTED_IDS_REMEMBERED,
@@ -90,40 +90,6 @@ _PRUNE: Any = object()  # a step that drops a relation entry left with no member
 
 Entry = tuple[int, int, str, Any]  # (timestamp, sequence, invocation_id, record)
 Step = tuple[Any, str, Any, Any]  # (mapping, key, new value or _MISSING or _PRUNE, old value or _MISSING)
-
-
-# Every lock of the Python store is held by a one-line ``with lock: <call>``. A
-# ``with`` block spread over lines lets a trace function raise at its last line,
-# after the block ran and before ``__exit__`` releases the lock; on one line no
-# line event comes between acquiring, the call and releasing (and a signal is
-# handled only inside the call, or after the release). The formatter is told to
-# leave those lines alone, and no loop or comprehension runs on them.
-
-
-def _locked[T](locks: Sequence[threading.Lock], action: Callable[..., T], *args: Any) -> T:
-    """Return ``action(*args)`` run holding ``locks``, taken in the order given.
-
-    Each lock is held by a ``with`` statement on one line, which releases it
-    however the call ends, an exception raised between two acquisitions included.
-    """
-    if len(locks) == 1:
-        with locks[0]: return action(*args)  # fmt: skip
-    return _nested(locks, 0, action, args)
-
-
-def _with[T](lock: threading.Lock, action: Callable[..., T], *args: Any) -> T:
-    """Return ``action(*args)`` run holding ``lock``.
-
-    ``_locked`` for one lock, in a function short enough to call from any other:
-    a cleanup handler far into a function's code is what ``test_faults`` forbids.
-    """
-    with lock: return action(*args)  # fmt: skip
-
-
-def _nested[T](locks: Sequence[threading.Lock], position: int, action: Callable[..., T], args: Any) -> T:
-    if position + 1 == len(locks):
-        with locks[position]: return action(*args)  # fmt: skip
-    with locks[position]: return _nested(locks, position + 1, action, args)  # fmt: skip
 
 
 def _apply(steps: Iterator[Step]) -> None:
@@ -317,7 +283,7 @@ class _Stripe:
     )
 
     def __init__(self, number: int) -> None:
-        self.lock = threading.Lock()
+        self.lock = new_lock()
         self.bits = number << 1  # this stripe's part of the sequence of each record it takes
         self.next_arrival = 0
         self.invocations: dict[str, InvocationRow] = {}
@@ -411,9 +377,9 @@ class Store:
         self._mask = stripes - 1
         self._shift = stripes.bit_length()
         self._stripes = tuple(_Stripe(number) for number in range(stripes))
-        self._index_lock = threading.Lock()
-        self._runs_lock = threading.Lock()
-        self._runners_lock = threading.Lock()
+        self._index_lock = new_lock()
+        self._runs_lock = new_lock()
+        self._runners_lock = new_lock()
         self._all_locks = (
             self._index_lock,
             *(stripe.lock for stripe in self._stripes),
@@ -439,7 +405,7 @@ class Store:
     def _stripe(self, key: str) -> _Stripe:
         return self._stripes[hash(key) & self._mask]
 
-    def _locks_of(self, keys: Iterator[str | None]) -> list[threading.Lock]:
+    def _locks_of(self, keys: Iterator[str | None]) -> list[Lock]:
         """The locks of the stripes of ``keys`` (``None`` skipped), in locking order."""
         mask = self._mask
         numbers = sorted({hash(key) & mask for key in keys if key is not None})
@@ -465,7 +431,7 @@ class Store:
             seen = [self._stripe(row[0]).invocations.get(row[0]) for row in checked]
             keys: list[str | None] = [row[0] for row in checked]
             keys += [row[column] for row in [*checked, *seen] if row for column in RELATION_COLUMNS]
-            if _locked(self._locks_of(iter(keys)), self._upsert_locked, checked, seen):
+            if holding_all(self._locks_of(iter(keys)), self._upsert_locked, checked, seen):
                 return
 
     def _upsert_locked(self, rows: list[InvocationRow], seen: list[InvocationRow | None]) -> bool:
@@ -528,7 +494,7 @@ class Store:
 
     def _members(self, position: int, key: str) -> list[str]:
         stripe = self._stripe(key)
-        with stripe.lock: return list(stripe.relations[position].get(key, ()))  # fmt: skip
+        return holding(stripe.lock, _members_of, stripe.relations[position], key)
 
     def child_ids(self, parent_id: str) -> list[str]:
         """Return the ids of the invocations whose parent is ``parent_id``, oldest first.
@@ -564,7 +530,7 @@ class Store:
             return self._members(3, workflow_type)
         found: list[str] = []
         for stripe in self._stripes:
-            with stripe.lock: found += _concatenated(stripe.relations[3].values())  # fmt: skip
+            found += holding(stripe.lock, _all_members, stripe.relations[3])
         return found
 
     def _workflow_type_of(self, invocation_id: str) -> str | None:
@@ -597,10 +563,10 @@ class Store:
         now = self._now() if evicting else 0
         if len(invocation_ids) == 1:
             stripe = self._stripes[hash(invocation_ids[0]) & self._mask]
-            _with(stripe.lock, self._add_one, stripe, invocation_ids[0], timestamp, record, flag)
+            holding(stripe.lock, self._add_one, stripe, invocation_ids[0], timestamp, record, flag)
         else:
             locks = self._locks_of(iter(invocation_ids))
-            _locked(locks, self._add_many, invocation_ids, timestamp, record, flag)
+            holding_all(locks, self._add_many, invocation_ids, timestamp, record, flag)
         if evicting:
             self._evict(now, EVICTIONS_PER_FINAL * len(invocation_ids))
 
@@ -681,7 +647,7 @@ class Store:
         if type(invocation_id) is not str:
             invocation_id = check_id(invocation_id, "invocation_id")
         stripe = self._stripes[hash(invocation_id) & self._mask]
-        with stripe.lock: return _records_of(stripe.histories.get(invocation_id, ()))  # fmt: skip
+        return holding(stripe.lock, _history_of, stripe.histories, invocation_id)
 
     def _refresh_indexes(self, stripes_locked: bool = False) -> None:
         """Bring the time index and eviction queue up to date; call with the index lock held.
@@ -703,7 +669,7 @@ class Store:
                     taken = self._take_unindexed(stripe, [])
                 else:
                     fresh: list[Entry] = []
-                    taken = _with(stripe.lock, self._take_unindexed, stripe, fresh)
+                    taken = holding(stripe.lock, self._take_unindexed, stripe, fresh)
                 if taken is None:
                     lost = True
                 elif not lost:
@@ -719,7 +685,7 @@ class Store:
             if stripes_locked:
                 self._rebuild_indexes()
             else:
-                _locked([stripe.lock for stripe in self._stripes], self._rebuild_indexes)
+                holding_all([stripe.lock for stripe in self._stripes], self._rebuild_indexes)
 
     @staticmethod
     def _take_unindexed(stripe: _Stripe, fresh: list[Entry]) -> list[Entry] | None:
@@ -754,7 +720,7 @@ class Store:
         self._indexes_stale = False
 
     def _time_slice(self, start: tuple[int, int], end: int, limit: int) -> list[Entry]:
-        with self._index_lock: return self._time_slice_locked(start, end, limit)  # fmt: skip
+        return holding(self._index_lock, self._time_slice_locked, start, end, limit)
 
     def _time_slice_locked(self, start: tuple[int, int], end: int, limit: int) -> list[Entry]:
         self._refresh_indexes()
@@ -851,7 +817,7 @@ class Store:
         if type(invocation_id) is not str:
             invocation_id = check_id(invocation_id, "invocation_id")
         stripe = self._stripes[hash(invocation_id) & self._mask]
-        with stripe.lock: displaced = _set_outcome(stripe, invocation_id, value, exception)  # fmt: skip
+        displaced = holding(stripe.lock, _set_outcome, stripe, invocation_id, value, exception)
         del displaced
 
     def get_exception(self, invocation_id: str) -> Any:
@@ -873,7 +839,7 @@ class Store:
         workflow_id = check_id(workflow_id, "workflow_id")
         key = check_id(key, "key")
         stripe = self._stripe(workflow_id)
-        with stripe.lock: displaced = _set_member(stripe.workflow_data, workflow_id, key, value)  # fmt: skip
+        displaced = holding(stripe.lock, _set_member, stripe.workflow_data, workflow_id, key, value)
         del displaced
 
     def get_workflow_data(self, workflow_id: str, key: str, default: Any = None) -> Any:
@@ -884,7 +850,7 @@ class Store:
         workflow_id = check_id(workflow_id, "workflow_id")
         key = check_id(key, "key")
         stripe = self._stripe(workflow_id)
-        with stripe.lock: return _get_member(stripe.workflow_data, workflow_id, key, default)  # fmt: skip
+        return holding(stripe.lock, _get_member, stripe.workflow_data, workflow_id, key, default)
 
     def add_workflow_run(self, workflow_type: str, type_value: Any, workflow_id: str, run_value: Any) -> None:
         """Record a run ``workflow_id`` of ``workflow_type``; the first value stored wins.
@@ -894,7 +860,7 @@ class Store:
         workflow_type = check_id(workflow_type, "workflow_type")
         workflow_id = check_id(workflow_id, "workflow_id")
         args = (workflow_type, type_value, workflow_id, run_value)
-        with self._runs_lock: self._add_workflow_run_locked(*args)  # fmt: skip
+        holding(self._runs_lock, self._add_workflow_run_locked, *args)
 
     def _add_workflow_run_locked(self, workflow_type: str, value: Any, workflow_id: str, run: Any) -> None:
         steps: list[Step] = []
@@ -912,7 +878,7 @@ class Store:
 
         Runtime complexity: `O(k)` for `k` types
         """
-        with self._runs_lock: return list(self._workflow_types.values())  # fmt: skip
+        return holding(self._runs_lock, _values_of, self._workflow_types)
 
     def workflow_runs(self, workflow_type: str | None = None) -> list[Any]:
         """Return the runs of ``workflow_type``, or of every type when it is ``None``.
@@ -920,7 +886,7 @@ class Store:
         Runtime complexity: `O(k)` for `k` runs
         """
         workflow_type = check_optional_id(workflow_type, "workflow_type")
-        with self._runs_lock: return self._workflow_runs_locked(workflow_type)  # fmt: skip
+        return holding(self._runs_lock, self._workflow_runs_locked, workflow_type)
 
     def _workflow_runs_locked(self, workflow_type: str | None) -> list[Any]:
         if workflow_type is not None:
@@ -937,7 +903,7 @@ class Store:
         workflow_id = check_id(parent_workflow_id, "parent_workflow_id")
         invocation_id = check_id(sub_invocation_id, "sub_invocation_id")
         stripe = self._stripe(workflow_id)
-        with stripe.lock: _set_member(stripe.sub_invocations, workflow_id, invocation_id, None)  # fmt: skip
+        holding(stripe.lock, _set_member, stripe.sub_invocations, workflow_id, invocation_id, None)
 
     def sub_invocation_ids(self, workflow_id: str) -> list[str]:
         """Return the ids recorded as running inside ``workflow_id``, oldest first.
@@ -946,7 +912,7 @@ class Store:
         """
         workflow_id = check_id(workflow_id, "workflow_id")
         stripe = self._stripe(workflow_id)
-        with stripe.lock: return list(stripe.sub_invocations.get(workflow_id, ()))  # fmt: skip
+        return holding(stripe.lock, _members_of, stripe.sub_invocations, workflow_id)
 
     # Runner contexts
 
@@ -956,7 +922,7 @@ class Store:
         Runtime complexity: `O(1)`
         """
         runner_id = check_id(runner_id, "runner_id")
-        with self._runners_lock: displaced = _replace(self._runner_contexts, runner_id, value)  # fmt: skip
+        displaced = holding(self._runners_lock, _replace, self._runner_contexts, runner_id, value)
         del displaced
 
     def get_runner_context(self, runner_id: str) -> Any:
@@ -974,7 +940,7 @@ class Store:
         Runtime complexity: `O(k)` for `k` ids
         """
         runner_ids = check_ids(runner_ids, "runner_ids")
-        with self._runners_lock: return _known(self._runner_contexts, runner_ids)  # fmt: skip
+        return holding(self._runners_lock, _known, self._runner_contexts, runner_ids)
 
     def match_runner_contexts(self, partial_id: str) -> list[Any]:
         """Return the contexts whose runner id contains ``partial_id``.
@@ -982,7 +948,7 @@ class Store:
         Runtime complexity: `O(n)` for `n` runner contexts (a substring search)
         """
         partial_id = check_id(partial_id, "partial_id")
-        with self._runners_lock: return _matching(self._runner_contexts, partial_id)  # fmt: skip
+        return holding(self._runners_lock, _matching, self._runner_contexts, partial_id)
 
     # Retention
 
@@ -1015,7 +981,7 @@ class Store:
 
     def _evict(self, now: int, limit: int) -> int:
         displaced: list[Any] = []
-        evicted = _locked(self._all_locks, self._evict_locked, now, limit, displaced)
+        evicted = holding_all(self._all_locks, self._evict_locked, now, limit, displaced)
         if displaced:
             evicted_ids = [removed[1][0][2] for removed in displaced]
             del displaced  # the values go before anyone is told
@@ -1166,8 +1132,8 @@ class Store:
 
         Runtime complexity: `O(s)` for `s` stripes, whatever the store's size
         """
-        with self._index_lock: counts = self._counts()  # fmt: skip
-        with self._runners_lock: counts["runner_contexts"] = len(self._runner_contexts)  # fmt: skip
+        counts = holding(self._index_lock, self._counts)
+        counts["runner_contexts"] = holding(self._runners_lock, len, self._runner_contexts)
         counts["bytes"] = counts["value_bytes"] + sum(
             [counts[kind] * size for kind, size in self.ITEM_BYTES.items()]
         )
@@ -1179,7 +1145,7 @@ class Store:
             self._refresh_indexes()
         counts = dict.fromkeys(_STRIPE_COUNTS, 0)
         for stripe in self._stripes:
-            sums = _with(stripe.lock, _stripe_counts, stripe)
+            sums = holding(stripe.lock, _stripe_counts, stripe)
             for name, count in zip(_STRIPE_COUNTS, sums, strict=True):
                 counts[name] += count
         counts["history_records"] = len(self._time_index) + counts.pop("unindexed")
@@ -1209,11 +1175,11 @@ class Store:
             for entries in self._time_entries(MIN_MICROS, MAX_MICROS, READ_CHUNK):
                 yield [(entry[2], entry[3]) for entry in entries]
         elif kind == "runner_contexts":
-            with self._runners_lock: chunk = list(self._runner_contexts.items())  # fmt: skip
+            chunk = holding(self._runners_lock, _items_of, self._runner_contexts)
             yield chunk
         else:
             for stripe in self._stripes:
-                with stripe.lock: chunk = _stripe_items(stripe, kind)  # fmt: skip
+                chunk = holding(stripe.lock, _stripe_items, stripe, kind)
                 if chunk:
                     yield chunk
 
@@ -1225,7 +1191,7 @@ class Store:
         are freed after.
         """
         displaced: list[Any] = []
-        _locked(self._all_locks, self._purge_locked, displaced)
+        holding_all(self._all_locks, self._purge_locked, displaced)
         del displaced
 
     def _purge_locked(self, displaced: list[Any]) -> None:
@@ -1268,7 +1234,7 @@ class Store:
 
     def _state(self) -> StoreState:
         """The internal structures, brought up to date as a read would, for the invariant check."""
-        _with(self._index_lock, self._refresh_indexes)
+        holding(self._index_lock, self._refresh_indexes)
         return StoreState(
             mask=self._mask,
             shift=self._shift,
@@ -1348,8 +1314,24 @@ def _concatenated(groups: Iterable[Iterable[Any]]) -> list[Any]:
     return [item for group in groups for item in group]
 
 
-def _records_of(history: Iterable[Entry]) -> list[Any]:
-    return [entry[3] for entry in history]
+def _members_of(relation: dict[str, dict[str, None]], key: str) -> list[str]:
+    return list(relation.get(key, ()))
+
+
+def _all_members(relation: dict[str, dict[str, None]]) -> list[str]:
+    return _concatenated(relation.values())
+
+
+def _values_of(mapping: dict[str, Any]) -> list[Any]:
+    return list(mapping.values())
+
+
+def _items_of(mapping: dict[str, Any]) -> list[tuple[str, Any]]:
+    return list(mapping.items())
+
+
+def _history_of(histories: dict[str, list[Entry]], invocation_id: str) -> list[Any]:
+    return [entry[3] for entry in histories.get(invocation_id, ())]
 
 
 _STRIPE_COUNTS: tuple[str, ...] = (

@@ -26,11 +26,11 @@ class is the one that evicted.
 from __future__ import annotations
 
 import logging
-import threading
 from typing import TYPE_CHECKING, Any
 
 from pynenc.orchestrator.mem_orchestrator import MemOrchestrator
 
+from ._locking import holding, new_lock
 from .errors import EvictedError
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from .state_backend import FastMemStateBackend
 
 logger = logging.getLogger(__name__)
-_trim_lock = threading.Lock()  # one trimmer at a time: pynenc only appends to the queue
+_trim_lock = new_lock()  # one trimmer at a time: pynenc only appends to the queue
 
 
 def _apps_backend(app: Pynenc, store_cls: type[Store]) -> FastMemStateBackend[Any, Any] | None:
@@ -149,8 +149,9 @@ def _trim_purge_queue(orchestrator: MemOrchestrator, state_backend: FastMemState
     trim until they go, so the queue stays about as long as the store's
     finished invocations.
     """
-    queue = orchestrator.invocations_to_purge
-    store = state_backend._store
-    with _trim_lock:
-        while queue and store.get_invocation(queue[0][1]) is None:
-            queue.popleft()
+    holding(_trim_lock, _trim, orchestrator.invocations_to_purge, state_backend._store)
+
+
+def _trim(queue: Any, store: Store) -> None:
+    while queue and store.get_invocation(queue[0][1]) is None:
+        queue.popleft()

@@ -11,7 +11,6 @@ or an export ask.
 from __future__ import annotations
 
 import copy
-import threading
 from collections.abc import Iterator
 from datetime import datetime
 from functools import cached_property, partial
@@ -24,6 +23,7 @@ from pynenc.models.invocation_dto import InvocationDTO
 from pynenc.state_backend.base_state_backend import BaseStateBackend, InvocationHistory
 from pynenc.types import Params, Result
 
+from ._locking import Lock, holding, new_lock
 from ._store import Store, micros
 from .config import (
     ConfigStateBackendFastMem,
@@ -170,7 +170,7 @@ def _runner_cls(app: Any) -> str:
 
 
 #: Guards the making of an app's store (see ``app_store``).
-_app_store_lock = threading.Lock()
+_app_store_lock = new_lock()
 
 #: A store and the runner-context cache that goes with it (pynenc's base class keeps one).
 AppStore = tuple[Store, dict[str, "RunnerContext"]]
@@ -186,12 +186,15 @@ def app_store(app: Pynenc, store_cls: type[Store], settings: StoreRetention) -> 
     SQLite backends share one database, keeps it. The store is kept on the app
     itself, so it lives exactly as long as the app.
     """
-    with _app_store_lock:
-        stores: dict[type[Store], AppStore] = vars(app).setdefault("_fastmem_stores", {})
-        if store_cls not in stores:
-            on_evict = partial(forget_evicted, app, store_cls)
-            stores[store_cls] = (store_cls(**settings, on_evict=on_evict), {})
-        return stores[store_cls]
+    return holding(_app_store_lock, _app_store_locked, app, store_cls, settings)
+
+
+def _app_store_locked(app: Pynenc, store_cls: type[Store], settings: StoreRetention) -> AppStore:
+    stores: dict[type[Store], AppStore] = vars(app).setdefault("_fastmem_stores", {})
+    if store_cls not in stores:
+        on_evict = partial(forget_evicted, app, store_cls)
+        stores[store_cls] = (store_cls(**settings, on_evict=on_evict), {})
+    return stores[store_cls]
 
 
 def live_row(invocation: Any, index: int) -> InvocationRow:
@@ -232,7 +235,7 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
 
     # Process-wide, as in MemStateBackend, so the static discover_app_infos sees every app.
     _app_infos: ClassVar[dict[str, AppInfo]] = {}
-    _app_infos_lock: ClassVar[threading.Lock] = threading.Lock()
+    _app_infos_lock: ClassVar[Lock] = new_lock()
 
     def __init__(self, app: Pynenc) -> None:
         """Create the backend of ``app``.
@@ -644,19 +647,17 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
 
     def store_app_info(self, app_info: AppInfo) -> None:
         """Register ``app_info`` for discovery in this process."""
-        with self._app_infos_lock:
-            FastMemStateBackend._app_infos[app_info.app_id] = app_info
+        holding(self._app_infos_lock, FastMemStateBackend._app_infos.__setitem__, app_info.app_id, app_info)
 
     def get_app_info(self) -> AppInfo:
         """Return this app's info; raise ``ValueError`` if it was never stored."""
         app_id = self.app.app_id
-        with self._app_infos_lock:
-            if app_id not in self._app_infos:
-                raise ValueError(f"No app info found for app_id '{app_id}'")
-            return self._app_infos[app_id]
+        app_info = holding(self._app_infos_lock, self._app_infos.get, app_id)
+        if app_info is None:
+            raise ValueError(f"No app info found for app_id '{app_id}'")
+        return app_info
 
     @staticmethod
     def discover_app_infos() -> dict[str, AppInfo]:
         """Return the info of every app registered with a FastMemStateBackend in this process."""
-        with FastMemStateBackend._app_infos_lock:
-            return dict(FastMemStateBackend._app_infos)
+        return holding(FastMemStateBackend._app_infos_lock, dict, FastMemStateBackend._app_infos)
