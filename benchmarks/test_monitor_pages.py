@@ -93,8 +93,8 @@ def test_monitor_page(benchmark: Any, size: int, backend: str, page: str) -> Non
     pytest.importorskip("pynmon")
     benchmark.group = f"monitor page '{page}', {size:,} history records"
     handle = _monitor(backend, size)
-    url = handle.url + PAGES[page].format(
-        invocation_id=invocation_pair(size // len(STATUSES) - 1)[0].invocation_id
+    url = handle.url_for(
+        PAGES[page].format(invocation_id=invocation_pair(size // len(STATUSES) - 1)[0].invocation_id)
     )
     page_bytes = _fetch(url)  # warm: templates compiled, caches filled
     benchmark.pedantic(_fetch, args=(url,), rounds=3, iterations=1)

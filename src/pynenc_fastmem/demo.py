@@ -160,7 +160,9 @@ def _serve_until_interrupted(port: int, out: TextIO) -> None:
 
     handle = serve_monitor(app, port=port)
     print(
-        f"\npynenc's monitor for this app: {handle.url}  (the store's figures: {handle.url}/fastmem)",
+        f"\npynenc's monitor for this app: {handle.url}\n"
+        f"(the store's figures: {handle.url_for('/fastmem')})\n"
+        "Open the link: its token lets your browser in; purges and reruns are off.",
         file=out,
     )
     print("Press Ctrl-C to stop.", file=out, flush=True)

@@ -8,16 +8,40 @@ page of the store's own figures at ``/fastmem``. Needs pynenc's monitor extra:
 
 pynmon keeps the app it shows in module globals, so one process serves one
 monitor at a time; serving another app makes it the one shown.
+
+pynmon has no accounts, and its pages can purge the app's state and rerun
+invocations. So every request passes three checks before pynmon sees it:
+
+- its ``Host`` is a loopback name, the bound address, or one of ``allowed_hosts``
+  (else 400): a web page whose name was re-pointed at 127.0.0.1 (DNS rebinding)
+  sends its own name, and is refused;
+- it carries the monitor's token, made anew by each ``serve_monitor`` call: in the
+  query (``?token=...``, which also sets a cookie, HttpOnly and SameSite=Strict,
+  for the pages and requests that follow), in that cookie, or in an
+  ``Authorization: Bearer ...`` header (else 401, static files included);
+  ``MonitorHandle.url`` carries it;
+- its method is GET or HEAD, unless ``allow_actions=True`` (else 403): every
+  other method is an action (a purge, a rerun, anything pynmon adds later).
+
+Serving anywhere but loopback needs ``allow_remote=True``.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the route's annotations, and
 # `Request` is imported where the route is made, so they must be evaluated there.
 import asyncio
+import ipaddress
+import logging
+import secrets
 import socket
 import threading
 import time
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
+from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlencode
+
+from ._locking import holding, new_lock
 
 if TYPE_CHECKING:
     from pynenc import Pynenc
@@ -25,16 +49,41 @@ if TYPE_CHECKING:
 #: The path of the page showing the store's stats.
 STATS_PATH = "/fastmem"
 
-_setup_lock = threading.Lock()
+_setup_lock = new_lock()
+logger = logging.getLogger(__name__)
+
+#: The methods served with actions off: the ones that only read.
+READ_METHODS = frozenset({"GET", "HEAD"})
+#: ``Host`` names that always reach this machine's loopback.
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
 
 
 @dataclass
 class MonitorHandle:
-    """A monitor being served: its address, and how to stop it."""
+    """A monitor being served: its address with its token, and how to stop it.
 
+    Example::
+
+        handle = serve_monitor(app)
+        print(handle.url)  # http://127.0.0.1:PORT/?token=... : opens the monitor in one click
+        handle.url_for("/invocations/")  # another page, token included
+        handle.stop()
+    """
+
+    #: the monitor's home page, with the token when there is one: open it in a browser
     url: str
+    #: the scheme, address and port, without a path or the token
+    base_url: str
+    #: what every request must carry (``None``: served without a token)
+    token: str | None = field(repr=False)
     _server: Any = field(repr=False)
     _thread: threading.Thread = field(repr=False)
+
+    def url_for(self, path: str) -> str:
+        """The URL of ``path`` (``"/invocations/"``) on this monitor, with the token in its query."""
+        if self.token is None:
+            return self.base_url + path
+        return f"{self.base_url}{path}{'&' if '?' in path else '?'}{urlencode({'token': self.token})}"
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop serving and wait up to ``timeout`` seconds for the server thread to end."""
@@ -42,19 +91,54 @@ class MonitorHandle:
         self._thread.join(timeout)
 
 
+_NEW_TOKEN: Any = object()  # serve_monitor's default: a token made for the call
+
+
 def serve_monitor(
-    app: "Pynenc", host: str = "127.0.0.1", port: int = 0, timeout: float = 10.0
+    app: "Pynenc",
+    host: str = "127.0.0.1",
+    port: int = 0,
+    timeout: float = 10.0,
+    *,
+    token: str | None = _NEW_TOKEN,
+    allow_actions: bool = False,
+    allow_remote: bool = False,
+    allowed_hosts: tuple[str, ...] = (),
 ) -> MonitorHandle:
     """Serve pynenc's monitor for ``app`` from a daemon thread; return once it answers.
+
+    Every request must carry the token (see the module's docstring); open
+    ``handle.url``, which has it. Example::
+
+        handle = serve_monitor(app)
+        print("monitor:", handle.url)
+        ...  # keep the process (and so the app and its monitor) alive while you look
+        handle.stop()
 
     :param app: the app to show; its state backend can be any, but only one in
         this process (FastMemStateBackend, MemStateBackend) shows this process's tasks
     :param host: the address to listen on; loopback by default
     :param port: the port; 0 picks a free one (see the handle's ``url``)
     :param timeout: seconds to wait for the server to start
+    :param token: what every request must carry; by default a new random one;
+        ``None`` serves without a token (anyone who can reach the port gets in)
+    :param allow_actions: serve pynmon's actions (purges, reruns: every method but
+        GET and HEAD); off by default, when they answer 403
+    :param allow_remote: needed to listen on anything but a loopback address;
+        pynmon has no accounts, so the token is then the only guard
+    :param allowed_hosts: more names a request's ``Host`` may give (besides the
+        loopback names and ``host``), such as this machine's name when remote
+    :raises ValueError: for a non-loopback ``host`` without ``allow_remote=True``
     :raises ImportError: without pynenc's monitor extra
     :raises RuntimeError: if the server did not start within ``timeout``
     """
+    if not _is_loopback(host) and not allow_remote:
+        raise ValueError(
+            f"serve_monitor: host={host!r} is not a loopback address; pass allow_remote=True to "
+            "serve the monitor, and the app's state behind it, to other machines"
+        )
+    if token is _NEW_TOKEN:
+        token = secrets.token_urlsafe(32)
     try:
         import uvicorn
         from pynmon import app as pynmon
@@ -68,7 +152,22 @@ def serve_monitor(
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind((host, port))
     bound_port = listener.getsockname()[1]
-    config = uvicorn.Config(pynmon.app, log_level="warning", access_log=False, loop="asyncio")
+    if allow_remote and not _is_loopback(host):
+        guarded_by = "the token in the monitor's URL is the only guard" if token else "nothing guards it"
+        logger.warning(
+            "serve_monitor: serving on %s:%s beyond this machine. pynmon has no accounts: %s",
+            host,
+            bound_port,
+            guarded_by,
+        )
+    guard = MonitorGuard(
+        pynmon.app,
+        hosts={host.lower().strip("[]"), *(name.lower() for name in allowed_hosts)},
+        token=token,
+        cookie=f"pynenc_fastmem_token_{bound_port}",
+        allow_actions=allow_actions,
+    )
+    config = uvicorn.Config(guard, log_level="warning", access_log=False, loop="asyncio")
     server = uvicorn.Server(config)
     thread = threading.Thread(
         target=lambda: asyncio.run(server.serve(sockets=[listener])),
@@ -84,17 +183,146 @@ def serve_monitor(
             raise RuntimeError(f"the monitor did not start on {host}:{bound_port}")
         time.sleep(0.01)
     shown_host = f"[{host}]" if ":" in host else host
-    return MonitorHandle(f"http://{shown_host}:{bound_port}", server, thread)
+    base_url = f"http://{shown_host}:{bound_port}"
+    handle = MonitorHandle("", base_url, token, server, thread)
+    handle.url = handle.url_for("/")
+    return handle
+
+
+def _is_loopback(name: str) -> bool:
+    name = name.lower().strip("[]")
+    if name in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def _show(pynmon: Any, app: "Pynenc") -> None:
     """Make ``app`` the one pynmon shows, and set up its routes and ours once."""
-    with _setup_lock:
-        pynmon.all_pynenc_instances[app.app_id] = app
-        pynmon.pynenc_instance = app
-        if not any(getattr(route, "path", None) == STATS_PATH for route in pynmon.app.routes):
-            pynmon.setup_routes()
-            pynmon.app.include_router(_stats_router(pynmon))
+    holding(_setup_lock, _show_locked, pynmon, app)
+
+
+def _show_locked(pynmon: Any, app: "Pynenc") -> None:
+    pynmon.all_pynenc_instances[app.app_id] = app
+    pynmon.pynenc_instance = app
+    # Once per pynmon app: FastAPI keeps an included router whole (its routes are not
+    # listed on the app), and each inclusion nests the app's lifespan one level deeper,
+    # so including them on every call made the 28th monitor's startup overflow the stack.
+    if id(pynmon.app) not in _routed_apps:
+        pynmon.setup_routes()
+        pynmon.app.include_router(_stats_router(pynmon))
+        _routed_apps.add(id(pynmon.app))
+
+
+_routed_apps: set[int] = set()  # id() of each pynmon app whose routes are set up
+
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class MonitorGuard:
+    """An ASGI app in front of pynmon that lets in only the requests ``serve_monitor`` allows.
+
+    It checks, in this order, a request's ``Host`` (400), its token (401) and its
+    method (403), and answers a refusal itself, so pynmon never sees the request.
+    Runtime complexity: `O(1)` per request (a few header lookups).
+    """
+
+    def __init__(
+        self, app: Any, hosts: set[str], token: str | None, cookie: str, allow_actions: bool
+    ) -> None:
+        self.app, self.hosts, self.token, self.cookie = app, frozenset(hosts), token, cookie
+        self.allow_actions = allow_actions
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve ``scope`` through pynmon if it passes every check, else refuse it."""
+        if scope["type"] not in ("http", "websocket"):  # lifespan: the server's own events
+            await self.app(scope, receive, send)
+            return
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+        refusal = self._refusal(scope, headers)
+        if refusal is not None:
+            await _refuse(scope, send, *refusal)
+            return
+        from_query = self.token is not None and self._query_token(scope) == self.token
+
+        async def send_with_headers(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                extra = [(b"referrer-policy", b"no-referrer")]  # the token never leaves in a Referer
+                if from_query:
+                    cookie = f"{self.cookie}={self.token}; HttpOnly; SameSite=Strict; Path=/"
+                    extra.append((b"set-cookie", cookie.encode("latin-1")))
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def _refusal(self, scope: Scope, headers: dict[str, str]) -> tuple[int, str] | None:
+        """The status and reason to refuse the request with, or ``None`` to serve it."""
+        host = _host_name(headers.get("host", ""))
+        if not (_is_loopback(host) or host in self.hosts):
+            return 400, (
+                f"Host {headers.get('host', '')!r} is not allowed: the monitor answers to a loopback "
+                f"name or its address; serve_monitor(app, allowed_hosts=[{host!r}]) lets this name in"
+            )
+        if self.token is not None and not self._has_token(scope, headers):
+            return 401, (
+                "this monitor needs its token: open the URL serve_monitor printed or returned "
+                "(MonitorHandle.url), or send 'Authorization: Bearer <token>'"
+            )
+        if scope["type"] == "http" and scope["method"] not in READ_METHODS and not self.allow_actions:
+            return 403, (
+                f"{scope['method']} {scope['path']} changes the app's state, and actions are off: "
+                "serve_monitor(app, allow_actions=True) turns them on"
+            )
+        return None
+
+    def _has_token(self, scope: Scope, headers: dict[str, str]) -> bool:
+        assert self.token is not None
+        scheme, _, credentials = headers.get("authorization", "").partition(" ")
+        candidates = [
+            self._query_token(scope),
+            credentials.strip() if scheme.lower() in ("bearer", "token") else None,
+            _cookie(headers.get("cookie", ""), self.cookie),
+        ]
+        return any(given is not None and secrets.compare_digest(given, self.token) for given in candidates)
+
+    @staticmethod
+    def _query_token(scope: Scope) -> str | None:
+        values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
+        return values[-1] if values else None
+
+
+def _host_name(host: str) -> str:
+    """The name in a ``Host`` header, without its port: ``[::1]:80`` -> ``::1``."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _cookie(header: str, name: str) -> str | None:
+    try:
+        morsel = SimpleCookie(header).get(name)
+    except CookieError:
+        return None
+    return None if morsel is None else morsel.value
+
+
+async def _refuse(scope: Scope, send: Send, status: int, reason: str) -> None:
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1008, "reason": reason[:120]})
+        return
+    body = f"{status} {reason}\n".encode()
+    headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+    if status == 401:
+        headers.append((b"www-authenticate", b"Bearer"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 STATS_TEMPLATE = """{% extends "base.html" %}{% block content %}

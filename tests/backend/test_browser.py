@@ -81,7 +81,12 @@ def monitor() -> Iterator[tuple[MonitorHandle, dict[str, str]]]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser(monitor: tuple[MonitorHandle, dict[str, str]]) -> Iterator[Any]:
+    """A browser context that opened the monitor's tokenized URL, as a user clicking it would.
+
+    The token is in that URL only: every later page is visited by its plain path,
+    and gets in with the cookie the first answer set.
+    """
     if CHROMIUM is None:
         _missing("Debian's chromium is not installed (apt-get install chromium)")
     try:
@@ -91,7 +96,14 @@ def browser() -> Iterator[Any]:
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
-            yield launched
+            context = launched.new_context(viewport={"width": 1400, "height": 900})
+            handle, _ = monitor
+            visit = Visit(context, handle.url)
+            try:
+                visit.check()
+            finally:
+                visit.page.close()
+            yield context
         finally:
             launched.close()
 
@@ -99,12 +111,12 @@ def browser() -> Iterator[Any]:
 class Visit:
     """One page loaded in the browser, with what went wrong on the way."""
 
-    def __init__(self, browser: Any, url: str, status: int = 200) -> None:
+    def __init__(self, context: Any, url: str, status: int = 200) -> None:
         self.url, self.status = url, status
         self.errors: list[str] = []
         self.refused: set[str] = set()
         self.failed_answers: list[str] = []
-        self.page = browser.new_page(viewport={"width": 1400, "height": 900})
+        self.page = context.new_page()
         self.page.route("**/*", self._route)
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
@@ -163,7 +175,7 @@ def test_the_monitor_pages_load_in_a_browser(
 ) -> None:
     handle, ids = monitor
     evicted = path == "/invocations/{evicted}"
-    visit = Visit(browser, handle.url + path.format(**ids), status=404 if evicted else 200)
+    visit = Visit(browser, handle.base_url + path.format(**ids), status=404 if evicted else 200)
     try:
         visit.check()
         if evicted:  # pynmon's not-found page, not a server error
@@ -176,11 +188,25 @@ def test_the_monitor_pages_load_in_a_browser(
         visit.page.close()
 
 
+def test_a_browser_without_the_token_is_refused(
+    monitor: tuple[MonitorHandle, dict[str, str]], browser: Any
+) -> None:
+    handle, _ = monitor
+    stranger = browser.browser.new_context()  # no cookie: as a page of another site would be
+    try:
+        page = stranger.new_page()
+        response = page.goto(handle.base_url + "/invocations/")
+        assert response is not None and response.status == 401
+        assert "token" in page.inner_text("body")
+    finally:
+        stranger.close()
+
+
 def test_a_screenshot_of_the_timeline(
     monitor: tuple[MonitorHandle, dict[str, str]], browser: Any, tmp_path: Path
 ) -> None:
     handle, _ = monitor
-    visit = Visit(browser, handle.url + "/invocations/timeline")
+    visit = Visit(browser, handle.base_url + "/invocations/timeline")
     try:
         visit.check()
         shot = Path(os.environ.get("FASTMEM_SCREENSHOT_DIR") or tmp_path) / "monitor-timeline.png"

@@ -2,8 +2,10 @@
 
 import io
 import re
+import signal
 import subprocess
 import sys
+import urllib.request
 
 import pytest
 
@@ -58,6 +60,35 @@ def test_help_lists_the_commands() -> None:
     )
     for option in ("--tasks", "--monitor", "--port", "--progress"):
         assert option in demo_help.stdout
+
+
+def test_demo_monitor_prints_the_tokenized_url_and_stops_on_ctrl_c() -> None:
+    pytest.importorskip("pynmon")
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "pynenc_fastmem", "demo", "--tasks", "20", "--monitor"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert demo.stdout is not None
+        for line in demo.stdout:  # the test's timeout ends a demo that never prints it
+            found = re.search(r"monitor for this app: (http://127\.0\.0\.1:\d+/\?token=[\w-]+)", line)
+            if found:
+                break
+        assert found, "the demo ended without printing the monitor's URL"
+        url = found.group(1)
+        with urllib.request.urlopen(url, timeout=30) as response:
+            assert response.status == 200
+        plain = url.split("?", 1)[0]
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(plain + "invocations/", timeout=30)
+        assert refused.value.code == 401
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(timeout=30) == 0
+    finally:
+        demo.kill()
+        demo.wait()
 
 
 def test_info_names_the_store_in_use(capsys: pytest.CaptureFixture[str]) -> None:
