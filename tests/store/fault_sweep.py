@@ -3,21 +3,30 @@
 Run as a script in a child process (``tests/store/test_faults.py`` does), so a crash
 ends the child, not the test run::
 
-    python tests/store/fault_sweep.py python nomemory [--max-points 400]
+    python tests/store/fault_sweep.py python nomemory [--max-points 400] [--grown]
 
 For each operation it builds the same small store, makes the injection point
 ``k`` fail (``nomemory``: every allocation from the ``k``-th on fails, with
 CPython's ``_testcapi.set_nomemory``; ``interrupt``: ``KeyboardInterrupt`` is
 raised at the ``k``-th Python line run, from a trace function) and runs the
 operation, for ``k = 1, 2, ...`` until it runs to the end without the fault
-firing. After each fault, with memory and tracing back to normal:
+firing. Memory stays exhausted from the ``k``-th allocation until the operation
+returns. With ``--grown`` the store has also grown to the edge of a resize: its
+one stripe's invocations, histories and results each hold as many items as a
+dict takes before it must grow (85), so the next new item resizes one inside
+the locked region, and ``max_finished`` is at its limit, so each final record
+written evicts the oldest finished invocation in the same call. The grown
+records are older than the range the reads ask for, but every read first merges
+them into the time index, under its lock. After each fault, with
+memory and tracing back to normal:
 
 - the store's invariant check passes;
 - what every query answers is the store as it was before the operation, or
   as the operation leaves it when nothing fails (for eviction, each
   invocation as it was or as it ends up: invocations go whole);
-- another thread can still take every lock (``purge`` takes them all) within
-  a few seconds, so no lock was left held.
+- another thread can still take every lock (``purge`` takes them all, and
+  ``was_evicted`` the eviction log's) within a few seconds, so no lock was
+  left held.
 
 It prints one JSON line: per operation, how many points ran, how many faults
 fired, the largest ``k`` reached and whether the operation then completed;
@@ -30,6 +39,7 @@ from __future__ import annotations
 import _testcapi
 import argparse
 import faulthandler
+import functools
 import importlib
 import json
 import os
@@ -46,6 +56,8 @@ RETENTION = 100
 DUE = 10_000  # a clock reading at which every finished invocation is due
 IDS = ["p", "p2", "c1", "c2", "c3", "w", "w1", "w2", "s1", "s2", "s3", "s4", "n1", "n2", "n3", "n4"]
 KEYS = ["p", "p2", "e", "w", "T", "U"]
+DICT_EDGE = 85  # the items a dict grown one at a time holds before its next insertion resizes it
+GROWN_IDS = [f"g{number:03}" for number in range(DICT_EDGE - 12)]  # 12: the invocations populate adds
 
 
 def populate(store: Any) -> None:
@@ -80,6 +92,18 @@ def populate(store: Any) -> None:
     store.set_runner_context("r1", "ctx-1")
 
 
+def grow(store: Any) -> None:
+    """Bring the store to the edge of a resize: see the module's docstring."""
+    store.upsert_invocations([(inv_id, f"v{inv_id}", "p2", None, None, None) for inv_id in GROWN_IDS])
+    for number, inv_id in enumerate(GROWN_IDS):
+        store.add_histories([inv_id], 1 + number % 9, f"{inv_id}-registered")
+    for inv_id in GROWN_IDS[::2]:
+        store.add_histories([inv_id], 5, f"{inv_id}-done", final=True)
+    without_result = ["p", "p2", "c2", "c3", "w", "w2", "s3", "s4"]
+    for inv_id in GROWN_IDS + without_result:  # with populate's 4 results: DICT_EDGE
+        store.set_result(inv_id, f"result-{inv_id}")
+
+
 def _flatten(batches: Any) -> list[Any]:
     return [item for batch in batches for item in batch]
 
@@ -91,15 +115,15 @@ def _outcome(call: Callable[[], Any]) -> Any:
         return MISSING
 
 
-def observe(store: Any) -> dict[Any, Any]:
+def observe(store: Any, ids: list[str] = IDS) -> dict[Any, Any]:
     """Everything a caller can see, by query."""
     seen: dict[Any, Any] = {}
-    for inv_id in IDS:
+    for inv_id in ids:
         seen["invocation", inv_id] = store.get_invocation(inv_id)
         seen["history", inv_id] = store.get_history(inv_id)
         seen["result", inv_id] = _outcome(lambda i=inv_id: store.get_result(i))
         seen["exception", inv_id] = _outcome(lambda i=inv_id: store.get_exception(i))
-    for key in KEYS + IDS:
+    for key in KEYS + ids:
         seen["children", key] = store.child_ids(key)
         seen["events", key] = store.ids_by_parent_event(key)
         seen["workflow", key] = store.ids_by_workflow(key)
@@ -116,15 +140,19 @@ def observe(store: Any) -> dict[Any, Any]:
     return seen
 
 
-def per_invocation(seen: dict[Any, Any], inv_id: str) -> tuple[Any, ...]:
-    """What the observation says of one invocation: its own items and where it is listed."""
-    own = [seen[kind, inv_id] for kind in ["invocation", "history", "result", "exception", "subs", "data"]]
-    listed = [
-        inv_id in members
-        for key, members in seen.items()
-        if isinstance(key, tuple) and key[0] in ("children", "events", "workflow")
-    ]
-    return (*map(repr, own), tuple(listed))
+def per_invocation(seen: dict[Any, Any], ids: list[str]) -> dict[str, tuple[Any, ...]]:
+    """What the observation says of each of ``ids``: its own items and the lists it is in."""
+    listed_in: dict[str, list[Any]] = {inv_id: [] for inv_id in ids}
+    for key, members in seen.items():
+        if isinstance(key, tuple) and key[0] in ("children", "events", "workflow"):
+            for member in members:
+                if member in listed_in:
+                    listed_in[member] += [key]
+    kinds = ["invocation", "history", "result", "exception", "subs", "data"]
+    return {
+        inv_id: (*[repr(seen[kind, inv_id]) for kind in kinds], tuple(sorted(listed_in[inv_id])))
+        for inv_id in ids
+    }
 
 
 class Operation:
@@ -135,13 +163,30 @@ class Operation:
     ) -> None:
         self.name, self.call, self.retention, self.per_invocation = name, call, retention, per_invocation
 
-    def make(self, module: Any) -> tuple[Any, list[int]]:
+    def make(self, module: Any, grown: bool) -> tuple[Any, list[int]]:
         clock = [0]
-        options = {"retention": RETENTION, "clock": lambda: clock[0]} if self.retention else {}
-        store = module.Store(stripes=4, **options)
-        populate(store)
+        options: dict[str, Any] = (
+            {"retention": RETENTION, "clock": lambda: clock[0]} if self.retention else {}
+        )
+        if not grown:
+            store = module.Store(stripes=4, **options)
+            populate(store)
+        else:
+            store = module.Store(stripes=1, max_finished=finished_when_grown(module), **options)
+            populate(store)
+            grow(store)
         clock[0] = DUE
         return store, clock
+
+
+@functools.cache
+def finished_when_grown(module: Any) -> int:
+    """How many finished invocations the grown store keeps unheld: its ``max_finished``, at the limit."""
+    store = module.Store(stripes=1)
+    populate(store)
+    grow(store)
+    stats = store.stats()
+    return int(stats["finished"] - stats["held"])
 
 
 def _upsert(*row: Any) -> Callable[[Any], Any]:
@@ -197,10 +242,10 @@ OPERATIONS = [
     Operation("add a sub-invocation", lambda s: s.add_sub_invocation("w", "w2")),
     Operation("set a runner context", lambda s: s.set_runner_context("r2", "ctx-2")),
     Operation("purge", lambda s: s.purge()),
-    Operation("read a time range", lambda s: _flatten(s.history_in_range(0, 100, 2))),
-    Operation("read the ids in a time range", lambda s: _flatten(s.invocations_in_range(0, 100, 2))),
+    Operation("read a time range", lambda s: _flatten(s.history_in_range(10, 100, 2))),
+    Operation("read the ids in a time range", lambda s: _flatten(s.invocations_in_range(10, 100, 2))),
     Operation(
-        "read a time range with retention", lambda s: _flatten(s.history_in_range(0, 100, 2)), retention=True
+        "read a time range with retention", lambda s: _flatten(s.history_in_range(10, 100, 2)), retention=True
     ),
     Operation("read the stats", lambda s: s.stats()),
     Operation("list the histories", lambda s: _flatten(s.items("histories"))),
@@ -222,9 +267,20 @@ class Interrupt:
         return self
 
 
+def take_free_tuples() -> list[tuple[int, ...]]:
+    """Empty CPython's free lists of small tuples, so the faulted call's tuples must be allocated.
+
+    Calling a builtin such as a lock's ``__exit__`` builds its arguments' tuple, and
+    one taken from a free list needs no allocation: with the lists full, a fault
+    there hides; a process that has run for a while can have them empty.
+    """
+    return [tuple(range(size)) for size in range(1, 6) for _ in range(2500)]
+
+
 def run_faulted(kind: str, at: int, call: Callable[[], Any]) -> tuple[bool, BaseException | None, Any]:
     """Run ``call`` with fault ``at`` armed; return whether it fired, the exception, the answer."""
     if kind == "nomemory":
+        taken = take_free_tuples()
         _testcapi.set_nomemory(at, 0)
         try:
             answer = call()
@@ -232,6 +288,7 @@ def run_faulted(kind: str, at: int, call: Callable[[], Any]) -> tuple[bool, Base
             _testcapi.remove_mem_hooks()
             return True, error, None
         _testcapi.remove_mem_hooks()
+        del taken
         return False, None, answer
     interrupt = Interrupt(at)
     sys.settrace(interrupt)
@@ -270,19 +327,32 @@ def in_another_thread(call: Callable[[], Any], timeout: float = 20) -> Any:
     return answer[0]
 
 
-def check_point(module: Any, operation: Operation, kind: str, at: int) -> tuple[bool, str | None]:
+@functools.cache
+def expected(module: Any, operation: Operation, grown: bool) -> tuple[dict[Any, Any], Any, dict[Any, Any]]:
+    """What a query sees before ``operation``, what it answers, and what a query sees after it."""
+    ids = IDS + GROWN_IDS if grown else IDS
+    store, _ = operation.make(module, grown)
+    before = observe(store, ids)
+    answer = operation.call(store)
+    return before, answer, observe(store, ids)
+
+
+def check_point(
+    module: Any, operation: Operation, kind: str, at: int, grown: bool
+) -> tuple[bool, str | None]:
     """Fault ``operation`` at ``at``; return whether the fault fired, and a failure or None."""
-    expected_store, _ = operation.make(module)
-    before = observe(expected_store)
-    expected_answer = operation.call(expected_store)
-    after = observe(expected_store)
-    store, _ = operation.make(module)  # not read yet: its time index has entries to merge
+    ids = IDS + GROWN_IDS if grown else IDS
+    before, expected_answer, after = expected(module, operation, grown)
+    # An eviction goes invocation by invocation: whole, but not with the write that made it due.
+    evicts = operation.per_invocation or after["stats"]["evictions"] > before["stats"]["evictions"]
+    store, _ = operation.make(module, grown)  # not read yet: its time index has entries to merge
     fired, error, answer = run_faulted(kind, at, lambda: operation.call(store))
     if error is not None and not isinstance(error, (MemoryError, KeyboardInterrupt)):
         return fired, f"raised {type(error).__name__}: {error}"
     try:
         in_another_thread(store._check)
-        seen = in_another_thread(lambda: observe(store))
+        seen = in_another_thread(lambda: observe(store, ids))
+        in_another_thread(lambda: store.was_evicted("p"))  # takes the eviction log's lock
         in_another_thread(store.purge)  # takes every lock
     except TimeoutError:
         print(json.dumps({"hang": operation.name, "kind": kind, "at": at}), flush=True)
@@ -291,10 +361,11 @@ def check_point(module: Any, operation: Operation, kind: str, at: int) -> tuple[
         return fired, "invariant check or query failed:\n" + traceback.format_exc(limit=8)
     if error is None and answer != expected_answer:
         return fired, f"answered {answer!r}, expected {expected_answer!r}"
-    if operation.per_invocation:
-        for inv_id in IDS:
-            state = per_invocation(seen, inv_id)
-            if state not in (per_invocation(before, inv_id), per_invocation(after, inv_id)):
+    if evicts:
+        states, states_before, states_after = (per_invocation(state, ids) for state in (seen, before, after))
+        for inv_id in ids:
+            state = states[inv_id]
+            if state not in (states_before[inv_id], states_after[inv_id]):
                 return fired, f"{inv_id} is neither as before nor as after: {state}"
     elif seen != before and seen != after:
         changed = sorted(str(key) for key in seen if seen[key] != before.get(key))
@@ -302,7 +373,7 @@ def check_point(module: Any, operation: Operation, kind: str, at: int) -> tuple[
     return fired, None
 
 
-def sweep(module: Any, kind: str, max_points: int) -> dict[str, Any]:
+def sweep(module: Any, kind: str, max_points: int, grown: bool) -> dict[str, Any]:
     """Every operation at every injection point, until it completes unfaulted (or ``max_points``)."""
     report: dict[str, Any] = {"operations": {}, "failures": []}
     for operation in OPERATIONS:
@@ -311,7 +382,7 @@ def sweep(module: Any, kind: str, max_points: int) -> dict[str, Any]:
         completed = False
         for at in range(1, max_points + 1):
             points += 1
-            fired, failure = check_point(module, operation, kind, at)
+            fired, failure = check_point(module, operation, kind, at, grown)
             if failure is not None:
                 report["failures"].append({"operation": operation.name, "at": at, "failure": failure})
             if not fired:
@@ -340,11 +411,12 @@ def main() -> int:
     parser.add_argument("store", choices=["python", "cython"])
     parser.add_argument("kind", choices=["nomemory", "interrupt"])
     parser.add_argument("--max-points", type=int, default=2000)
+    parser.add_argument("--grown", action="store_true", help="on a store grown to the edge of a resize")
     arguments = parser.parse_args()
     module = importlib.import_module(
         "pynenc_fastmem._store_py" if arguments.store == "python" else "pynenc_fastmem._store_c"
     )
-    report = sweep(module, arguments.kind, arguments.max_points)
+    report = sweep(module, arguments.kind, arguments.max_points, arguments.grown)
     print(json.dumps(report), flush=True)
     return 1 if report["failures"] else 0
 

@@ -16,18 +16,30 @@ from types import CodeType, ModuleType
 
 import pytest
 
-from pynenc_fastmem import _store_common, _store_py
+from pynenc_fastmem import _locking, _store_common, _store_py
 
 SWEEP = Path(__file__).with_name("fault_sweep.py")
 MAX_POINTS = int(os.environ.get("FASTMEM_FAULT_POINTS", 2000))
 MIN_POINTS = 200  # every operation is faulted at least this far, or to its end
 
 
+@pytest.mark.parametrize("grown", [False, True], ids=["fresh", "grown"])
 @pytest.mark.parametrize("kind", ["nomemory", "interrupt"])
-def test_every_operation_survives_a_fault_at_every_point(store_module: object, kind: str) -> None:
+def test_every_operation_survives_a_fault_at_every_point(
+    store_module: object, kind: str, grown: bool
+) -> None:
+    """On a small store, and on one grown to the edge of a resize with retention evicting."""
     store = "python" if store_module.__name__.endswith("_store_py") else "cython"  # type: ignore[attr-defined]
     finished = subprocess.run(
-        [sys.executable, str(SWEEP), store, kind, "--max-points", str(MAX_POINTS)],
+        [
+            sys.executable,
+            str(SWEEP),
+            store,
+            kind,
+            "--max-points",
+            str(MAX_POINTS),
+            *(["--grown"] if grown else []),
+        ],
         capture_output=True,
         text=True,
         timeout=1500,
@@ -53,7 +65,7 @@ def _code_objects(code: CodeType) -> list[CodeType]:
 @pytest.mark.skipif(
     sys.version_info >= (3, 14), reason="3.14 pushes the offset as a tagged int, allocating nothing"
 )
-@pytest.mark.parametrize("module", [_store_py, _store_common], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [_store_py, _store_common, _locking], ids=lambda m: m.__name__)
 def test_no_cleanup_handler_covers_code_where_unwinding_allocates(module: ModuleType) -> None:
     """CPython 3.12/3.13 loop forever unwinding an exception out of memory at a high offset.
 
