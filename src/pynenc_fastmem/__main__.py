@@ -45,10 +45,16 @@ def main(argv: list[str]) -> int:
         return int(exit_.code or 0)
     if arguments.command == "info":
         from . import IMPLEMENTATION, __version__
+        from .builder import DEFAULT_PACE_SEC
 
         gil = getattr(sys, "_is_gil_enabled", lambda: True)()
         print(f"pynenc-fastmem {__version__}: the {IMPLEMENTATION} store")
         print(f"{platform.python_implementation()} {platform.python_version()}, GIL {'on' if gil else 'off'}")
+        print(
+            f"fast_memory()'s pace: the runner loop and the wait for a result sleep {DEFAULT_PACE_SEC} s "
+            "(pynenc's default: 0.1 s); set runner_loop_sleep_time_sec and "
+            "invocation_wait_results_sleep_time_sec in any of pynenc's ways to change it"
+        )
         return 0
     from .demo import run
 

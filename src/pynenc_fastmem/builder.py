@@ -10,6 +10,16 @@ if TYPE_CHECKING:
     from pynenc.builder import PynencBuilder
 
 
+#: ``fast_memory()``'s pace: the runner's sleep between looks for work and a caller's sleep
+#: between looks for a result, in seconds. pynenc's defaults (0.1 s) are made for runners in
+#: other processes; in one process they cap an app at about 10 tasks a second. The value is
+#: chosen from ``benchmarks/test_pace.py`` (quick start time against a waiting runner's CPU,
+#: see docs/performance.md).
+DEFAULT_PACE_SEC = 0.005
+#: The pynenc settings ``fast_memory()`` gives DEFAULT_PACE_SEC unless the user set them.
+PACE_SETTINGS = ("runner_loop_sleep_time_sec", "invocation_wait_results_sleep_time_sec")
+
+
 class FastMemBuilderPlugin:
     """Entry point of the ``pynenc.plugins`` group: registers the builder method and validator."""
 
@@ -30,7 +40,12 @@ def fast_memory(
     """Use FastMemStateBackend with pynenc's in-memory broker, orchestrator, data store and trigger.
 
     Like ``.memory()``, this only works with runners that keep every task in
-    one process (``ThreadRunner``, ``DummyRunner``).
+    one process (``ThreadRunner``, ``DummyRunner``). It also sets an in-process
+    pace: the runner loop and the wait for a result sleep ``DEFAULT_PACE_SEC``
+    (5 ms) instead of pynenc's 0.1 s. Any setting of those two made in pynenc's
+    own ways wins: ``.runner_tuning()`` (before or after this call), a config
+    file, ``pyproject.toml`` or ``PYNENC__RUNNER_LOOP_SLEEP_TIME_SEC`` and
+    ``PYNENC__INVOCATION_WAIT_RESULTS_SLEEP_TIME_SEC``.
 
     :param PynencBuilder builder: the builder to configure
     :param retention_seconds: evict finished invocations whose final status is
@@ -44,6 +59,8 @@ def fast_memory(
     """
     builder.memory()
     builder._config["state_backend_cls"] = STATE_BACKEND_CLS
+    for setting in PACE_SETTINGS:  # the builder's values are pynenc's lowest-priority source
+        builder._config.setdefault(setting, DEFAULT_PACE_SEC)
     if retention_seconds is not None:
         builder._config["retention_seconds"] = retention_seconds
     if max_finished_invocations is not None:

@@ -248,7 +248,7 @@ class MonitorGuard:
         if refusal is not None:
             await _refuse(scope, send, *refusal)
             return
-        from_query = self.token is not None and self._query_token(scope) == self.token
+        from_query = self.token is not None and _same(self._query_token(scope), self.token)
 
         async def send_with_headers(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
@@ -289,12 +289,17 @@ class MonitorGuard:
             credentials.strip() if scheme.lower() in ("bearer", "token") else None,
             _cookie(headers.get("cookie", ""), self.cookie),
         ]
-        return any(given is not None and secrets.compare_digest(given, self.token) for given in candidates)
+        return any(_same(given, self.token) for given in candidates)
 
     @staticmethod
     def _query_token(scope: Scope) -> str | None:
         values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
         return values[-1] if values else None
+
+
+def _same(given: str | None, token: str) -> bool:
+    """Whether ``given`` is ``token``, in time that does not depend on where they differ."""
+    return given is not None and secrets.compare_digest(given.encode(), token.encode())
 
 
 def _host_name(host: str) -> str:

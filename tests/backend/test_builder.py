@@ -9,7 +9,7 @@ from pynenc.broker import MemBroker
 from pynenc.orchestrator import MemOrchestrator
 
 from pynenc_fastmem import FastMemStateBackend
-from pynenc_fastmem.builder import FastMemBuilderPlugin, validate_single_process_runner
+from pynenc_fastmem.builder import DEFAULT_PACE_SEC, FastMemBuilderPlugin, validate_single_process_runner
 
 
 def test_entry_point_names_the_builder_plugin() -> None:
@@ -63,3 +63,51 @@ def test_in_process_runners_are_accepted(runner: str | None) -> None:
 
 def test_other_backends_are_not_checked() -> None:
     validate_single_process_runner({"state_backend_cls": "SQLiteStateBackend", "runner_cls": "ProcessRunner"})
+
+
+PACE = ("runner_loop_sleep_time_sec", "invocation_wait_results_sleep_time_sec")
+
+
+def _pace(app: Pynenc) -> tuple[float, float]:
+    conf = app.runner.conf
+    return conf.runner_loop_sleep_time_sec, conf.invocation_wait_results_sleep_time_sec
+
+
+@pytest.fixture
+def no_pace_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No pace setting in the environment, and a working directory without a pyproject.toml."""
+    for setting in PACE:
+        monkeypatch.delenv(f"PYNENC__{setting.upper()}", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_fast_memory_sets_an_in_process_pace(no_pace_settings: Path) -> None:
+    app = PynencBuilder().fast_memory().thread_runner().app_id("pace-default").build()
+    assert _pace(app) == (DEFAULT_PACE_SEC, DEFAULT_PACE_SEC) == (0.005, 0.005)
+    plain = PynencBuilder().memory().thread_runner().app_id("pace-pynenc").build()
+    assert _pace(plain) == (0.1, 0.1)  # pynenc's own, which fast_memory() replaces
+
+
+@pytest.mark.parametrize("order", ["before", "after"])
+def test_runner_tuning_wins_whether_called_before_or_after(no_pace_settings: Path, order: str) -> None:
+    builder = PynencBuilder().thread_runner().app_id(f"pace-tuned-{order}")
+    if order == "before":
+        builder = builder.runner_tuning(0.05, 0.07).fast_memory()
+    else:
+        builder = builder.fast_memory().runner_tuning(0.05, 0.07)
+    assert _pace(builder.build()) == (0.05, 0.07)
+
+
+def test_the_environment_wins(no_pace_settings: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYNENC__RUNNER_LOOP_SLEEP_TIME_SEC", "0.3")
+    app = PynencBuilder().fast_memory().thread_runner().app_id("pace-env").build()
+    assert _pace(app) == (0.3, DEFAULT_PACE_SEC)
+
+
+def test_pyproject_toml_wins(no_pace_settings: Path) -> None:
+    (no_pace_settings / "pyproject.toml").write_text(
+        "[tool.pynenc]\ninvocation_wait_results_sleep_time_sec = 0.2\n"
+    )
+    app = PynencBuilder().fast_memory().thread_runner().app_id("pace-pyproject").build()
+    assert _pace(app) == (DEFAULT_PACE_SEC, 0.2)

@@ -23,12 +23,17 @@ def test_demo_runs_tasks_and_a_workflow_and_compares_queries() -> None:
     # 200 tasks, the workflow and its 20 sub-tasks, plus any of pynenc's own core tasks.
     stored = re.search(r"invocations: +([\d,]+)", text)
     assert stored is not None and int(stored.group(1).replace(",", "")) >= 221
-    timings = re.findall(r"^  (.+?) +([\d.]+) ms +([\d.]+) ms +([\d,]+)x$", text, re.MULTILINE)
+    timings = re.findall(
+        r"^  (.+?) +([\d.]+) (ns|µs|ms) +([\d.]+) (ns|µs|ms)  ([\d,.]+)x faster$", text, re.MULTILINE
+    )
     assert [name for name, *_ in timings] == [
         "every history record of the run (time range)",
         "the invocations of one workflow",
         "one invocation's history",
     ]
+    for _, fast, _, mem, _, ratio in timings:
+        assert float(fast) > 0 and float(mem) > 0 and float(ratio.replace(",", "")) > 0
+    assert "The gap grows with the store" in text and "1,000,000 records" in text
     assert "\r" not in text  # not a terminal: no progress bar
 
 
@@ -95,7 +100,9 @@ def test_info_names_the_store_in_use(capsys: pytest.CaptureFixture[str]) -> None
     from pynenc_fastmem import IMPLEMENTATION
 
     assert main(["info"]) == 0
-    assert f"the {IMPLEMENTATION} store" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"the {IMPLEMENTATION} store" in out
+    assert "fast_memory()'s pace: the runner loop and the wait for a result sleep 0.005 s" in out
 
 
 @pytest.mark.parametrize("argv", [["nope"], ["demo", "--tasks", "0"], []])

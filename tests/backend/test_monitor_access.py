@@ -125,6 +125,14 @@ def test_without_the_right_token_nothing_is_served(
     assert not any(inv_id.encode() in body for inv_id in ran)
 
 
+def test_a_token_that_is_not_ascii_is_refused_not_a_server_error(monitor: MonitorHandle) -> None:
+    port = urlparse(monitor.base_url).port
+    status, _, _ = request(monitor, "GET", "/", {"Cookie": f"pynenc_fastmem_token_{port}=\u00e9t\u00e9"})
+    assert status == 401
+    status, _, _ = request(monitor, "GET", "/?token=%C3%A9t%C3%A9")
+    assert status == 401
+
+
 def test_static_files_are_served_with_the_token(monitor: MonitorHandle) -> None:
     status, _, _ = request(monitor, "GET", "/static/css/style.css", bearer(monitor))
     assert status in (200, 404)  # whatever pynmon has there: past the guard, not refused by it
