@@ -101,17 +101,28 @@ test-redis: install
 	FASTMEM_REQUIRE_REDIS=1 $(REDIS_VENV)/bin/python -m pytest tests/backend/test_retention.py -k redis $(PYTEST_ARGS)
 
 # Which of our wheels' targets find a wheel of every runtime dependency on PyPI (cistell, pynenc's
-# Rust extension, has none for some): the table in README.md's install section, confirmed by pip.
+# Rust extension, has none for some): the table in docs/platforms.md, confirmed by pip.
 dependency-wheels: install
-	$(VENV_PYTHON) tools/check-dependency-wheels.py --update-readme --pip-check
+	$(VENV_PYTHON) tools/check-dependency-wheels.py --update-docs --pip-check
 
 # The docs site into site/: README.md is its first page (its docs/ links made relative), the API
 # reference comes from the docstrings; warnings, broken links and anchors included, are errors.
+# Mermaid's script ships with the site, so the architecture diagram draws offline: npm fetches
+# the package (npm is on these machines; elsewhere `apt-get install npm`). The built site is then
+# opened in headless Chromium with the network refused (tools/check-docs-site.py).
 DOCS_TOOLS := 'mkdocs>=1.6,<2' 'mkdocstrings[python]>=0.29'
-docs: install
+MERMAID := mermaid@11.17.2
+docs: install docs/js/mermaid.min.js
 	$(VENV_PYTHON) -m pip install --quiet $(DOCS_TOOLS)
 	sed 's#](docs/#](#g' README.md > docs/index.md
 	$(VENV_PYTHON) -m mkdocs build --strict --site-dir site
+	$(VENV_PYTHON) tools/check-docs-site.py site
+
+docs/js/mermaid.min.js:
+	@command -v npm >/dev/null || { echo "make docs needs npm to fetch $(MERMAID) (apt-get install npm)"; exit 1; }
+	rm -rf .tools/mermaid && mkdir -p .tools/mermaid
+	cd .tools/mermaid && npm pack $(MERMAID) --silent >/dev/null && tar -xzf mermaid-*.tgz package/dist/mermaid.min.js
+	cp .tools/mermaid/package/dist/mermaid.min.js $@
 
 # The timeline screenshot in docs/ (and the README), taken by the browser test of a running app.
 screenshots: install

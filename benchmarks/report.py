@@ -145,6 +145,7 @@ def main(path: str) -> None:
     with open(path) as handle:
         results = json.load(handle)
     machine = results.get("machine_info", {})
+    print(f"# Benchmarks: Python {machine.get('python_version', '?')}\n")
     print(f"Python {machine.get('python_version', '?')} on {machine.get('cpu', {}).get('brand_raw', '?')}, ")
     print(f"{results.get('datetime', '?')}. Ratios are to MemStateBackend in the same run (×).\n")
     print(table(results))

@@ -1,6 +1,6 @@
 """Does `pip install pynenc-fastmem` find a binary wheel of every runtime dependency, per wheel we build?
 
-Usage: ``python tools/check-dependency-wheels.py [--markdown | --update-readme] [--pip-check]``
+Usage: ``python tools/check-dependency-wheels.py [--markdown | --update-docs] [--pip-check]``
 
 For each build identifier cibuildwheel makes from ``pyproject.toml`` (CPython versions times
 platforms), walks our runtime dependencies and their whole tree as pip would for that
@@ -9,8 +9,8 @@ the newest release allowed by the requirement that has a wheel installable there
 ``pip download --only-binary=:all:`` picks). Prints one row per build identifier: ``ok``, or the
 packages pip would have to build from source. ``--pip-check`` runs ``pip download
 --only-binary=:all:`` for every identifier as well and fails if the two disagree. Exit status 0
-either way without ``--pip-check``: the table is information, not a gate. ``--update-readme``
-writes the same verdicts as a platform-by-Python matrix into README.md, between the
+either way without ``--pip-check``: the table is information, not a gate. ``--update-docs``
+writes the same verdicts as a platform-by-Python matrix into docs/platforms.md, between the
 ``dependency-wheels`` markers. Needs network access to PyPI and the ``packaging`` library.
 """
 
@@ -213,7 +213,7 @@ PLATFORM_NAMES = {
     "macosx_arm64": "macOS arm64",
     "win_amd64": "Windows AMD64",
 }
-README_MARKERS = ("<!-- dependency-wheels: start -->\n", "<!-- dependency-wheels: end -->\n")
+DOCS_MARKERS = ("<!-- dependency-wheels: start -->\n", "<!-- dependency-wheels: end -->\n")
 
 
 def matrix(verdicts: dict[Target, list[str]]) -> str:
@@ -231,10 +231,10 @@ def matrix(verdicts: dict[Target, list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_readme(table: str) -> None:
-    """Put ``table`` between the markers in README.md."""
-    readme = ROOT / "README.md"
-    start, end = README_MARKERS
+def update_docs(table: str) -> None:
+    """Put ``table`` between the markers in docs/platforms.md."""
+    readme = ROOT / "docs" / "platforms.md"
+    start, end = DOCS_MARKERS
     text = readme.read_text()
     before, rest = text.split(start, 1)
     readme.write_text(before + start + table + end + rest.split(end, 1)[1])
@@ -245,7 +245,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--markdown", action="store_true", help="print a Markdown table")
-    output.add_argument("--update-readme", action="store_true", help="write the matrix into README.md")
+    output.add_argument("--update-docs", action="store_true", help="write the matrix into docs/platforms.md")
     parser.add_argument("--pip-check", action="store_true", help="confirm each row with pip download")
     options = parser.parse_args()
     roots = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
@@ -260,14 +260,14 @@ def main() -> int:
         if options.pip_check and pip_finds_every_wheel(target, roots) != (not missing):
             disagreements += 1
             verdict += "  <- pip download disagrees"
-        if not options.update_readme:
+        if not options.update_docs:
             print(
                 f"| `{target.identifier}` | {verdict} |"
                 if options.markdown
                 else f"{target.identifier:28} {verdict}"
             )
-    if options.update_readme:
-        update_readme(matrix(verdicts))
+    if options.update_docs:
+        update_docs(matrix(verdicts))
     return 1 if disagreements else 0
 
 
