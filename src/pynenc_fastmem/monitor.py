@@ -37,7 +37,6 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
-from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode
 
@@ -311,11 +310,12 @@ def _host_name(host: str) -> str:
 
 
 def _cookie(header: str, name: str) -> str | None:
-    try:
-        morsel = SimpleCookie(header).get(name)
-    except CookieError:
-        return None
-    return None if morsel is None else morsel.value
+    """The value of the cookie ``name`` in a ``Cookie`` header, or ``None``."""
+    for pair in header.split(";"):
+        key, _, value = pair.strip().partition("=")
+        if key == name:
+            return value.strip('"')
+    return None
 
 
 async def _refuse(scope: Scope, send: Send, status: int, reason: str) -> None:
