@@ -31,7 +31,9 @@ _app_ids = itertools.count()
 def _app(pace: float | None) -> Pynenc:
     builder = PynencBuilder().fast_memory().thread_runner().logging_level("error")
     if pace is not None:
-        builder = builder.runner_tuning(runner_loop_sleep_time_sec=pace, invocation_wait_results_sleep_time_sec=pace)
+        builder = builder.runner_tuning(
+            runner_loop_sleep_time_sec=pace, invocation_wait_results_sleep_time_sec=pace
+        )
     return builder.app_id(f"bench-pace-{next(_app_ids)}").build()
 
 
@@ -70,6 +72,7 @@ def test_quick_start(benchmark: Any, tasks: int, pace: float | None) -> None:
         app.runner.stop_runner_loop()
         runner.join(timeout=10)
     benchmark.extra_info.update(
-        backend=f"pace {pace if pace is not None else DEFAULT_PACE_SEC} s" + (" (fast_memory)" if pace is None else ""),
+        backend=f"pace {pace if pace is not None else DEFAULT_PACE_SEC} s"
+        + (" (fast_memory)" if pace is None else ""),
         idle_cpu=round(idle, 4),
     )

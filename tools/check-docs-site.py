@@ -14,6 +14,7 @@ import sys
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import sync_playwright
 
@@ -34,7 +35,7 @@ def main(site: Path) -> int:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         context = browser.new_context()
-        context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(origin) else route.abort())
+        context.route("**/*", lambda route: _only_from(origin, route))
         for path in pages:
             page = context.new_page()
             errors: list[str] = []
@@ -57,6 +58,14 @@ def main(site: Path) -> int:
         print(f"check-docs-site: {problem}", file=sys.stderr)
     print(f"check-docs-site: {len(pages)} pages checked, {len(problems)} problems")
     return 1 if problems else 0
+
+
+def _only_from(origin: str, route: Any) -> None:
+    """Let a request to the served site through; refuse any other (the reader is offline)."""
+    if route.request.url.startswith(origin):
+        route.continue_()
+    else:
+        route.abort()
 
 
 if __name__ == "__main__":
