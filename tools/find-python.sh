@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# Print the path of a Python >= 3.12: $PYTHON if set, else the usual names on PATH,
-# else pyenv's installed versions. pyenv's shims for versions not selected fail to
-# run, so every candidate is checked by running it.
+# Print the path of a Python >= 3.12 (or, given a version such as 3.12, of that one):
+# $PYTHON if set, else the usual names on PATH, else pyenv's installed versions. pyenv's
+# shims for versions not selected fail to run, so every candidate is checked by running it.
 set -u
+wanted=${1:-}
 
 is_recent() {
-    "$1" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1
+    if [ -n "$wanted" ]; then
+        "$1" -c "import sys; sys.exit('%d.%d' % sys.version_info[:2] != '$wanted')" >/dev/null 2>&1
+    else
+        "$1" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1
+    fi
 }
 
-if [ -n "${PYTHON:-}" ]; then
+if [ -n "${PYTHON:-}" ] && [ -z "$wanted" ]; then
     if is_recent "$PYTHON"; then
         command -v "$PYTHON" || echo "$PYTHON"
         exit 0
@@ -30,6 +35,10 @@ for candidate in "${candidates[@]}"; do
         exit 0
     fi
 done
+if [ -n "$wanted" ]; then
+    echo "Python $wanted is needed here and was not found among ${candidates[*]}." >&2
+    exit 1
+fi
 echo "pynenc-fastmem needs Python >= 3.12 (pynenc 0.4 does): none found among" \
      "${candidates[*]}. Install one, or name it with PYTHON=/path/to/python3.12." >&2
 exit 1

@@ -871,7 +871,9 @@ cdef class Store:
             history = <list>histories[invocation_id]
             history.insert(_insort_position(history, entry), entry)
             added.append(entry)
-        changed = list(histories.items())
+        # Not list(histories.items()): CPython 3.12 crashes freeing a dict items iterator whose
+        # result tuple could not be allocated; Cython walks a typed dict with PyDict_Next.
+        changed = [(key, value) for key, value in histories.items()]
         try:
             for position in range(len(changed)):
                 done = position + 1
@@ -1600,7 +1602,7 @@ cdef class Store:
         elif kind == "runner_contexts":
             fastmem_acquire(&self._runners_lock)
             try:
-                chunk = list(self._runner_contexts.items())
+                chunk = [(key, value) for key, value in self._runner_contexts.items()]
             finally:
                 fastmem_release(&self._runners_lock)
             yield chunk
@@ -1618,9 +1620,9 @@ cdef class Store:
                     elif kind == "sub_invocations":
                         chunk = [(w, i) for w, members in stripe.sub_invocations.items() for i in members]
                     elif kind == "results":
-                        chunk = list(stripe.results.items())
+                        chunk = [(key, value) for key, value in stripe.results.items()]
                     else:
-                        chunk = list(stripe.exceptions.items())
+                        chunk = [(key, value) for key, value in stripe.exceptions.items()]
                 finally:
                     stripe.release()
                 if chunk:
