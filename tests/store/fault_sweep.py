@@ -44,6 +44,7 @@ import importlib
 import json
 import os
 import sys
+import sysconfig
 import threading
 import time
 import traceback
@@ -267,14 +268,25 @@ class Interrupt:
         return self
 
 
+FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
+
 def take_free_tuples() -> list[tuple[int, ...]]:
     """Empty CPython's free lists of small tuples, so the faulted call's tuples must be allocated.
 
     Calling a builtin such as a lock's ``__exit__`` builds its arguments' tuple, and
     one taken from a free list needs no allocation: with the lists full, a fault
     there hides; a process that has run for a while can have them empty.
+
+    On a free-threaded build it also fills the free list of list objects: there
+    ``PyList_New`` frees a new list whose item array it could not allocate without
+    setting its items pointer first, and crashes (CPython 3.14.7t,
+    ``Objects/listobject.c``); a list taken from the free list has it set.
     """
-    return [tuple(range(size)) for size in range(1, 6) for _ in range(2500)]
+    taken = [tuple(range(size)) for size in range(1, 6) for _ in range(2500)]
+    if FREE_THREADED:
+        del [[None] for _ in range(100)][:]  # made and freed: the free list now holds 80 lists
+    return taken
 
 
 def run_faulted(kind: str, at: int, call: Callable[[], Any]) -> tuple[bool, BaseException | None, Any]:
