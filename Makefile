@@ -22,7 +22,7 @@ FT_PYTHON := $(FT_VENV)/bin/python
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml setup.py src/pynenc_fastmem/_store_c.pyx
+$(VENV)/.installed: pyproject.toml setup.py src/pynenc_fastmem/_store_c.pyx src/pynenc_fastmem/_orchestration_c.pxi
 	@python=$$(tools/find-python.sh) || exit 1; \
 	if [ ! -x $(VENV_PYTHON) ]; then echo "Creating $(VENV) with $$python"; "$$python" -m venv $(VENV); fi
 	$(VENV_PYTHON) -m pip install --quiet --upgrade pip

@@ -142,3 +142,21 @@ def _check_eviction(
     waiting_ids = {id(entry) for entry in waiting}
     for invocation_id, entry in finished.items():
         assert invocation_id in held or id(entry) in waiting_ids, "finished invocation not tracked"
+
+
+def check_orchestration_indexes(indexes: list[dict[Any, Any]], expected: list[dict[Any, Any]]) -> None:
+    """Assert that the orchestration ``indexes`` are the ``expected`` ones, rebuilt from the states.
+
+    The first (every invocation) must list the same ids in the same order; in
+    the others (task, status, task and status, call, key argument -> ids) each
+    key must have the same members, and the members of the ordered ones (all
+    but the last two) the same order.
+    """
+    everything, *keyed = indexes
+    assert list(everything) == list(expected[0]), "the order of every invocation differs from its states'"
+    for position, (mine, theirs) in enumerate(zip(keyed, expected[1:], strict=True)):
+        ordered = position < 3
+        shape = list if ordered else set
+        assert {k: shape(v) for k, v in mine.items()} == {k: shape(v) for k, v in theirs.items()}, (
+            f"orchestration index {position + 1} differs from the one its states make"
+        )

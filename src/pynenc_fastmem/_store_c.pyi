@@ -4,6 +4,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
 from ._invariants import StoreState
+from ._orchestration_py import Orchestration
 from ._store_common import InvocationRow, StoreStats
 
 DEBUG_BUILD: bool
@@ -12,6 +13,7 @@ def micros(moment: object, name: str) -> int: ...
 
 class Store:
     ITEM_BYTES: ClassVar[dict[str, int]]
+    orchestration: Orchestration
     def __init__(
         self,
         stripes: int = 16,

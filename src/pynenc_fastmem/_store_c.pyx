@@ -59,10 +59,12 @@ from libc.string cimport memset
 
 from collections import deque
 from datetime import UTC as _UTC
+from itertools import islice
+from operator import itemgetter
 
 from sortedcontainers import SortedList
 
-from ._invariants import StoreState, StripeState, check_invariants
+from ._invariants import StoreState, StripeState, check_invariants, check_orchestration_indexes
 from ._store_common import (
     DEFAULT_STRIPES,
     EVICTED_IDS_REMEMBERED,
@@ -78,6 +80,8 @@ from ._store_common import (
     check_ids,
     check_micros,
     check_optional_id,
+    check_pairs,
+    check_statuses,
     check_rows,
     check_store_options,
     EvictionLog,
@@ -434,6 +438,9 @@ cdef void _release_all(tuple stripes) noexcept:
         (<_Stripe>stripes[position]).release()
 
 
+include "_orchestration_c.pxi"
+
+
 @cython.final
 cdef class Store:
     """Thread-safe in-memory store of invocations, histories and related data.
@@ -489,6 +496,8 @@ cdef class Store:
     cdef object _clock
     cdef bint _evicting
     cdef object _eviction_log
+    #: What pynenc's orchestrator keeps; evicted with the invocations (see ``_remove``).
+    cdef readonly Orchestration orchestration
 
     def __init__(
         self, stripes=DEFAULT_STRIPES, retention=None, max_finished=None, clock=None, on_evict=None,
@@ -510,6 +519,7 @@ cdef class Store:
         self._workflow_types = {}
         self._workflow_runs = {}
         self._runner_contexts = {}
+        self.orchestration = Orchestration()
 
     cdef inline _Stripe _stripe(self, str key):
         return <_Stripe>self._stripes[hash(key) & self._mask]
@@ -1380,8 +1390,10 @@ cdef class Store:
         _acquire_all(self._stripes)
         fastmem_acquire(&self._runs_lock)
         fastmem_acquire(&self._runners_lock)
+        self.orchestration._acquire()
 
     cdef void _unlock_all(self) noexcept:
+        self.orchestration._release()
         fastmem_release(&self._runners_lock)
         fastmem_release(&self._runs_lock)
         _release_all(self._stripes)
@@ -1490,6 +1502,7 @@ cdef class Store:
             runs, None if runs is None else _get(self._workflow_types, workflow_type, None), kept,
         ))
         # From here on nothing allocates, so nothing can fail until the time index.
+        self.orchestration.forget_locked(invocation_id)
         _discard(stripe.invocations, invocation_id)
         self._drop_relations(None, <tuple>row if row is not None else None)
         _discard(stripe.histories, invocation_id)
@@ -1673,6 +1686,7 @@ cdef class Store:
         Call it while no other thread writes.
         """
         check_invariants(self._state())
+        self.orchestration._check()
 
     def _state(self):
         """The internal structures, brought up to date as a read would, for the invariant check."""

@@ -115,6 +115,23 @@ def check_ids(values: object, name: str) -> list[str]:
     return [check_id(value, f"{name}[{index}]") for index, value in enumerate(values)]
 
 
+def check_statuses(statuses: object) -> list[str] | None:
+    """``statuses`` as a list of status names, or ``None`` for no filter."""
+    return None if statuses is None else check_ids(statuses, "statuses")
+
+
+def check_pairs(pairs: object) -> list[tuple[str, str]]:
+    """``pairs`` as a list of ``(key, value)`` string pairs."""
+    if not isinstance(pairs, (list, tuple)):
+        raise TypeError(f"pairs must be a list of (key, value) pairs, got {type(pairs).__name__}")
+    checked = []
+    for index, pair in enumerate(pairs):
+        if not (isinstance(pair, tuple) and len(pair) == 2):
+            raise TypeError(f"pairs[{index}] must be a (key, value) pair")
+        checked += [(check_id(pair[0], f"pairs[{index}] key"), check_id(pair[1], f"pairs[{index}] value"))]
+    return checked
+
+
 def check_micros(value: object, name: str) -> int:
     """Return ``value`` as an ``int`` timestamp (not a ``bool``) that fits in 64 bits."""
     if type(value) is int and MIN_MICROS <= value <= MAX_MICROS:

@@ -58,6 +58,8 @@ from sortedcontainers import SortedList
 
 from ._invariants import StoreState, StripeState, check_invariants
 from ._locking import Lock, holding, holding_all, new_lock
+from ._orchestration_py import Orchestration
+from ._steps import MISSING, PRUNE, Step, apply_steps, commit_steps
 from ._store_common import (
     DEFAULT_STRIPES,
     EVICTED_IDS_REMEMBERED,
@@ -85,56 +87,7 @@ from ._store_common import (
 
 __all__ = ["InvocationRow", "Store", "micros"]
 
-_MISSING: Any = object()
-_PRUNE: Any = object()  # a step that drops a relation entry left with no member
-
 Entry = tuple[int, int, str, Any]  # (timestamp, sequence, invocation_id, record)
-Step = tuple[Any, str, Any, Any]  # (mapping, key, new value or _MISSING or _PRUNE, old value or _MISSING)
-
-
-def _apply(steps: Iterator[Step]) -> None:
-    """Make each change in ``steps``: set a key, drop it (``_MISSING``) or prune an empty entry.
-
-    Dropping and pruning never allocate; setting a key may, and either happens
-    whole or not at all.
-    """
-    for mapping, key, new, _ in steps:
-        if new is _MISSING:
-            mapping.pop(key, None)
-        elif new is _PRUNE:
-            if not mapping.get(key, True):
-                mapping.pop(key)
-        else:
-            mapping[key] = new
-
-
-def _commit(steps: list[Step]) -> None:
-    """Apply ``steps`` (every setting step before every dropping one), whole or not at all.
-
-    If a step fails while keys are being set, the settings made are undone,
-    with an iterator made beforehand, so undoing needs no allocation; if an
-    asynchronous exception interrupts the drops, which cannot fail, they are
-    finished. Either way the exception propagates.
-    """
-    undo = iter(steps)
-    last_set = None
-    for step in steps:
-        if step[2] is not _MISSING and step[2] is not _PRUNE:
-            last_set = step
-    try:
-        _apply(iter(steps))
-    except BaseException:
-        if last_set is None or last_set[0].get(last_set[1], _MISSING) is last_set[2]:
-            _apply(iter(steps))  # every setting step was made (they are made in order)
-        else:
-            for mapping, key, new, old in undo:
-                if new is not _MISSING and new is not _PRUNE and mapping.get(key, _MISSING) is new:
-                    if old is _MISSING:
-                        mapping.pop(key)
-                    else:
-                        mapping[key] = old
-        raise
-
 
 # The time index and the eviction queue are sortedcontainers SortedLists whose
 # sublists (``_lists``, each one's last item in ``_maxes``) the store updates
@@ -380,11 +333,14 @@ class Store:
         self._index_lock = new_lock()
         self._runs_lock = new_lock()
         self._runners_lock = new_lock()
+        #: What pynenc's orchestrator keeps; evicted with the invocations (see ``_remove``).
+        self.orchestration = Orchestration()
         self._all_locks = (
             self._index_lock,
             *(stripe.lock for stripe in self._stripes),
             self._runs_lock,
             self._runners_lock,
+            self.orchestration.lock,
         )
         # Under the index lock: every history entry, by (timestamp, sequence); with
         # retention, final entries (some gone stale) by the same key, those whose
@@ -445,9 +401,9 @@ class Store:
             if invocations.get(invocation_id) is not old:
                 return False  # written meanwhile: read its old row again
             if row is not old:
-                steps += [(invocations, invocation_id, row, _MISSING if old is None else old)]
+                steps += [(invocations, invocation_id, row, MISSING if old is None else old)]
             self._relation_steps(invocation_id, old, row, created, steps, drops)
-        _commit(steps + drops)  # the old rows stay referenced by the caller until after the locks
+        commit_steps(steps + drops)  # the old rows stay referenced by the caller until after the locks
         return True
 
     def _relation_steps(
@@ -475,12 +431,12 @@ class Store:
                 members = index.get(key) or created.get((position, key))
                 if members is None:
                     members = created[position, key] = {}
-                    sets += [(index, key, members, _MISSING)]
-                sets += [(members, invocation_id, None, _MISSING)]
+                    sets += [(index, key, members, MISSING)]
+                sets += [(members, invocation_id, None, MISSING)]
             if old_key is not None:
                 index = stripes[hash(old_key) & mask].relations[position]
-                drops += [(index[old_key], invocation_id, _MISSING, None)]
-                drops += [(index, old_key, _PRUNE, None)]
+                drops += [(index[old_key], invocation_id, MISSING, None)]
+                drops += [(index, old_key, PRUNE, None)]
 
     def get_invocation(self, invocation_id: str) -> Any:
         """Return the value stored for ``invocation_id``, or ``None``.
@@ -629,11 +585,11 @@ class Store:
             added += [(stripe, invocation_id, entry)]
         steps: list[Step] = []
         for invocation_id, stripe in involved.items():
-            old = stripe.histories.get(invocation_id, _MISSING)
+            old = stripe.histories.get(invocation_id, MISSING)
             steps += [(stripe.histories, invocation_id, histories[invocation_id], old)]
         for stripe in involved.values():
             stripe.next_arrival, stripe.dirty = arrivals[id(stripe)], True
-        _commit(steps)
+        commit_steps(steps)
         for stripe, invocation_id, entry in added:
             self._added(stripe, invocation_id, entry, histories[invocation_id])
         for stripe in involved.values():
@@ -865,13 +821,13 @@ class Store:
     def _add_workflow_run_locked(self, workflow_type: str, value: Any, workflow_id: str, run: Any) -> None:
         steps: list[Step] = []
         if workflow_type not in self._workflow_types:
-            steps += [(self._workflow_types, workflow_type, value, _MISSING)]
+            steps += [(self._workflow_types, workflow_type, value, MISSING)]
         runs = self._workflow_runs.get(workflow_type)
         if runs is None:
-            steps += [(self._workflow_runs, workflow_type, {workflow_id: run}, _MISSING)]
+            steps += [(self._workflow_runs, workflow_type, {workflow_id: run}, MISSING)]
         elif workflow_id not in runs:
-            steps += [(runs, workflow_id, run, _MISSING)]
-        _commit(steps)
+            steps += [(runs, workflow_id, run, MISSING)]
+        commit_steps(steps)
 
     def workflow_types(self) -> list[Any]:
         """Return the value of every workflow type with a recorded run, oldest first.
@@ -1067,25 +1023,26 @@ class Store:
         """
         sets: list[Step] = []
         steps: list[Step] = [
-            (stripe.invocations, invocation_id, _MISSING, row),
-            (stripe.histories, invocation_id, _MISSING, history),
-            (stripe.results, invocation_id, _MISSING, None),
-            (stripe.exceptions, invocation_id, _MISSING, None),
-            (stripe.workflow_data, invocation_id, _MISSING, None),
-            (stripe.sub_invocations, invocation_id, _MISSING, None),
+            (stripe.invocations, invocation_id, MISSING, row),
+            (stripe.histories, invocation_id, MISSING, history),
+            (stripe.results, invocation_id, MISSING, None),
+            (stripe.exceptions, invocation_id, MISSING, None),
+            (stripe.workflow_data, invocation_id, MISSING, None),
+            (stripe.sub_invocations, invocation_id, MISSING, None),
         ]
         self._relation_steps(invocation_id, row, None, {}, sets, steps)
         workflow_type = row[5] if row is not None and row[4] == invocation_id else None
         if workflow_type is not None and invocation_id in self._workflow_runs.get(workflow_type, ()):
             runs = self._workflow_runs[workflow_type]
-            steps += [(runs, invocation_id, _MISSING, None)]
+            steps += [(runs, invocation_id, MISSING, None)]
             if len(runs) == 1:
-                steps += [(self._workflow_runs, workflow_type, _MISSING, None)]
-                steps += [(self._workflow_types, workflow_type, _MISSING, None)]
+                steps += [(self._workflow_runs, workflow_type, MISSING, None)]
+                steps += [(self._workflow_types, workflow_type, MISSING, None)]
         kept = self._kept.get(invocation_id, {})
-        steps += [(self._kept, invocation_id, _MISSING, None)]
-        result = stripe.results.get(invocation_id, _MISSING)
-        exception = stripe.exceptions.get(invocation_id, _MISSING)
+        steps += [(self._kept, invocation_id, MISSING, None)]
+        steps += self.orchestration._forget_steps(invocation_id)
+        result = stripe.results.get(invocation_id, MISSING)
+        exception = stripe.exceptions.get(invocation_id, MISSING)
         value_bytes = stripe.value_bytes - value_size(result) - value_size(exception)
         counters = (stripe, stripe.finished - 1, value_bytes, self._evictions + 1)
         displaced += [(row, history, result, exception, [step[0].get(step[1]) for step in steps])]
@@ -1110,10 +1067,10 @@ class Store:
         first, again = iter(steps), iter(steps)
         stripe, finished, value_bytes, evictions = counters
         try:
-            _apply(first)
+            apply_steps(first)
             stripe.finished, stripe.value_bytes, self._evictions = finished, value_bytes, evictions
         except BaseException:
-            _apply(again)
+            apply_steps(again)
             stripe.finished, stripe.value_bytes, self._evictions = finished, value_bytes, evictions
             raise
 
@@ -1231,6 +1188,7 @@ class Store:
         Call it while no other thread writes.
         """
         check_invariants(self._state())
+        self.orchestration._check()
 
     def _state(self) -> StoreState:
         """The internal structures, brought up to date as a read would, for the invariant check."""
@@ -1271,7 +1229,7 @@ def _set_outcome(stripe: _Stripe, invocation_id: str, value: Any, exception: boo
     if stripe.dirty:
         stripe.repair()
     outcomes = stripe.exceptions if exception else stripe.results
-    displaced = outcomes.get(invocation_id, _MISSING)
+    displaced = outcomes.get(invocation_id, MISSING)
     value_bytes = stripe.value_bytes + value_size(value) - value_size(displaced)
     stripe.dirty = True
     outcomes[invocation_id] = value

@@ -91,6 +91,31 @@ def populate(store: Any) -> None:
     store.add_workflow_run("T", "type-T", "w", "run-w")
     store.add_sub_invocation("w", "w1")
     store.set_runner_context("r1", "ctx-1")
+    populate_orchestration(store.orchestration)
+
+
+ORCHESTRATED = ["p", "c1", "c2", "c3", "w", "w1", "s1", "s2", "s3", "s4"]
+
+
+def populate_orchestration(orchestration: Any) -> None:
+    """Statuses, key arguments, retries, waits, runners and executions for populate's invocations."""
+    orchestration.register(
+        [(inv_id, f"T{number % 2}", f"call-{inv_id}") for number, inv_id in enumerate(ORCHESTRATED)],
+        "REG",
+        "reg",
+    )
+    for inv_id in ORCHESTRATED[2:]:
+        orchestration.transition(inv_id, "reg", "RUN", f"run-{inv_id}")
+        orchestration.index_arguments(inv_id, [("k", inv_id[0]), ("j", "1")])
+    for inv_id in ["c1", "s1", "s2"]:
+        orchestration.transition(inv_id, f"run-{inv_id}", "DONE", f"done-{inv_id}")
+        orchestration.queue_auto_purge(inv_id, 40)
+    orchestration.add_retry("s2")
+    orchestration.wait_for("p", ["c1", "c2", "c3"])
+    orchestration.wait_for("w", ["w1"])
+    orchestration.heartbeat(["r1", "r2"], 50, True, ["q"])
+    orchestration.start_execution("run-a", 10, 20, "exec-a", False)
+    orchestration.start_execution("run-b", 30, None, "exec-b", True)
 
 
 def grow(store: Any) -> None:
@@ -138,7 +163,26 @@ def observe(store: Any, ids: list[str] = IDS) -> dict[Any, Any]:
     seen["range"] = _flatten(store.history_in_range(-(2**63), 2**63 - 1, 3))
     seen["range ids"] = _flatten(store.invocations_in_range(-(2**63), 2**63 - 1, 2))
     seen["stats"] = store.stats()
+    observe_orchestration(store.orchestration, ids, seen)
     return seen
+
+
+def observe_orchestration(orchestration: Any, ids: list[str], seen: dict[Any, Any]) -> None:
+    """What the orchestration part answers, added to ``seen``."""
+    for inv_id in ids:
+        seen["status", inv_id] = (orchestration.status(inv_id), orchestration.status_record(inv_id))
+        seen["retries", inv_id] = orchestration.retries(inv_id)
+    for task in ["T0", "T1", "T9"]:
+        seen["task ids", task] = orchestration.task_ids(task)
+        seen["found", task] = sorted(orchestration.find(task, [("j", "1")], ["RUN", "DONE"]))
+        seen["task page", task] = orchestration.page(task, ["REG", "DONE"], 4, 1)
+    seen["page"] = orchestration.page(None, None, 100)
+    seen["counts"] = orchestration.counts()
+    seen["count running"] = orchestration.count(None, ["RUN", "REG"])
+    seen["call ids"] = [orchestration.call_ids(f"call-{inv_id}") for inv_id in ids]
+    seen["ready"] = orchestration.ready_ids()
+    seen["runners"] = orchestration.runners(0)
+    seen["executions"] = orchestration.executions()
 
 
 def per_invocation(seen: dict[Any, Any], ids: list[str]) -> dict[str, tuple[Any, ...]]:
@@ -149,7 +193,12 @@ def per_invocation(seen: dict[Any, Any], ids: list[str]) -> dict[str, tuple[Any,
             for member in members:
                 if member in listed_in:
                     listed_in[member] += [key]
-    kinds = ["invocation", "history", "result", "exception", "subs", "data"]
+    for key, members in seen.items():
+        if isinstance(key, tuple) and key[0] in ("task ids", "found"):
+            for member in members:
+                if member in listed_in:
+                    listed_in[member] += [key]
+    kinds = ["invocation", "history", "result", "exception", "subs", "data", "status", "retries"]
     return {
         inv_id: (*[repr(seen[kind, inv_id]) for kind in kinds], tuple(sorted(listed_in[inv_id])))
         for inv_id in ids
@@ -249,6 +298,43 @@ OPERATIONS = [
         "read a time range with retention", lambda s: _flatten(s.history_in_range(10, 100, 2)), retention=True
     ),
     Operation("read the stats", lambda s: s.stats()),
+    Operation(
+        "register a new invocation", lambda s: s.orchestration.register([("n1", "T0", "call-n1")], "REG", "r")
+    ),
+    Operation(
+        "register a batch, replacing states",
+        lambda s: s.orchestration.register(
+            [("n1", "T1", "call-n1"), ("c2", "T0", "call-c2"), ("n2", "T9", "call-n2"), ("s2", "T1", "x")],
+            "REG",
+            "again",
+        ),
+    ),
+    Operation("transition a status", lambda s: s.orchestration.transition("c3", "run-c3", "DONE", "done-c3")),
+    Operation(
+        "transition an unknown invocation", lambda s: s.orchestration.transition("n1", None, "RUN", "r")
+    ),
+    Operation(
+        "transition from a stale record", lambda s: s.orchestration.transition("c3", "reg", "DONE", "d")
+    ),
+    Operation(
+        "index key arguments", lambda s: s.orchestration.index_arguments("s3", [("k", "z"), ("j", "1")])
+    ),
+    Operation("count a retry", lambda s: s.orchestration.add_retry("s2")),
+    Operation("wait for results", lambda s: s.orchestration.wait_for("s4", ["s3", "n1"])),
+    Operation("release waiters", lambda s: s.orchestration.release_waiters("c3")),
+    Operation("record heartbeats", lambda s: s.orchestration.heartbeat(["r2", "r3"], 60, False, None)),
+    Operation(
+        "start an execution", lambda s: s.orchestration.start_execution("run-c", 40, None, "exec-c", True)
+    ),
+    Operation(
+        "finish an execution", lambda s: s.orchestration.finish_execution("run-b", 45, lambda v: v + "!", "x")
+    ),
+    Operation("trim executions", lambda s: s.orchestration.trim_executions(25, 0, {"run-b"})),
+    Operation("queue an auto purge", lambda s: s.orchestration.queue_auto_purge("c3", 45)),
+    Operation("auto purge", lambda s: s.orchestration.auto_purge(50), per_invocation=True),
+    Operation("purge the orchestration", lambda s: s.orchestration.purge()),
+    Operation("read an orchestration page", lambda s: s.orchestration.page(None, ["RUN", "DONE"], 5, 1)),
+    Operation("find by key arguments", lambda s: sorted(s.orchestration.find("T1", [("j", "1")], ["RUN"]))),
     Operation("list the histories", lambda s: _flatten(s.items("histories"))),
 ]
 

@@ -16,7 +16,7 @@ from types import CodeType, ModuleType
 
 import pytest
 
-from pynenc_fastmem import _locking, _store_common, _store_py
+from pynenc_fastmem import _locking, _orchestration_py, _steps, _store_common, _store_py
 
 SWEEP = Path(__file__).with_name("fault_sweep.py")
 MAX_POINTS = int(os.environ.get("FASTMEM_FAULT_POINTS", 2000))
@@ -65,7 +65,9 @@ def _code_objects(code: CodeType) -> list[CodeType]:
 @pytest.mark.skipif(
     sys.version_info >= (3, 14), reason="3.14 pushes the offset as a tagged int, allocating nothing"
 )
-@pytest.mark.parametrize("module", [_store_py, _store_common, _locking], ids=lambda m: m.__name__)
+@pytest.mark.parametrize(
+    "module", [_store_py, _orchestration_py, _steps, _store_common, _locking], ids=lambda m: m.__name__
+)
 def test_no_cleanup_handler_covers_code_where_unwinding_allocates(module: ModuleType) -> None:
     """CPython 3.12/3.13 loop forever unwinding an exception out of memory at a high offset.
 

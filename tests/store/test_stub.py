@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pynenc_fastmem import _store_py
+from pynenc_fastmem import _orchestration_py, _store_py
 
 from ..support import COMPILED_STORE, COMPILED_STORE_MISSING
 
@@ -71,3 +71,16 @@ def test_stub_declares_what_the_compiled_module_has() -> None:
         assert hasattr(compiled, name), name
     for name in _stub_methods():
         assert hasattr(compiled.Store, name), name
+
+
+@pytest.mark.skipif(COMPILED_STORE is None, reason=COMPILED_STORE_MISSING)
+def test_the_compiled_orchestration_part_has_the_twins_methods_and_parameters() -> None:
+    twin = _orchestration_py.Orchestration
+    compiled = type(COMPILED_STORE.Store().orchestration)
+    public = [name for name, value in vars(twin).items() if callable(value) and not name.startswith("_")]
+    assert public, "the twin has public methods"
+    for name in [*public, "_check"]:
+        twin_parameters = list(inspect.signature(getattr(twin, name)).parameters)
+        assert list(inspect.signature(getattr(compiled, name)).parameters) == twin_parameters, name
+    extra = {name for name in dir(compiled) if not name.startswith("_")} - set(public)
+    assert extra == set(), f"the compiled part has methods the twin lacks: {extra}"
