@@ -1,15 +1,16 @@
-"""Shared fixtures: the store implementations, and pynenc apps on FastMemStateBackend.
+"""Shared fixtures: the store implementations, and pynenc apps on the FastMem stack.
 
 pynenc's configuration gives ``PYNENC__*`` environment variables precedence over
-``config_values``, so setting the state backend here, before any test module is
-imported, makes the module-level apps of pynenc's conformance suites use
-FastMemStateBackend too. Tests that need pynenc's own backends construct them
+``config_values``, so setting the state backend and orchestrator here, before any
+test module is imported, makes the module-level apps of pynenc's conformance suites
+use FastMemStateBackend and FastMemOrchestrator too. Tests that need pynenc's own backends construct them
 directly.
 """
 
 import os
 
 os.environ["PYNENC__STATE_BACKEND_CLS"] = "FastMemStateBackend"
+os.environ["PYNENC__ORCHESTRATOR_CLS"] = "FastMemOrchestrator"
 
 import itertools
 from pathlib import Path

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .config import STATE_BACKEND_CLS, check_single_process_runner
+from .config import ORCHESTRATOR_CLS, STATE_BACKEND_CLS, check_single_process_runner
 
 if TYPE_CHECKING:
     from pynenc.builder import PynencBuilder
@@ -37,7 +37,7 @@ def fast_memory(
     live_invocations: bool | None = None,
     eviction_grace_seconds: float | None = None,
 ) -> PynencBuilder:
-    """Use FastMemStateBackend with pynenc's in-memory broker, orchestrator, data store and trigger.
+    """Use FastMemStateBackend and FastMemOrchestrator with pynenc's in-memory broker, data store and trigger.
 
     Like ``.memory()``, this only works with runners that keep every task in
     one process (``ThreadRunner``, ``DummyRunner``). It also sets an in-process
@@ -59,6 +59,7 @@ def fast_memory(
     """
     builder.memory()
     builder._config["state_backend_cls"] = STATE_BACKEND_CLS
+    builder._config["orchestrator_cls"] = ORCHESTRATOR_CLS
     for setting in PACE_SETTINGS:  # the builder's values are pynenc's lowest-priority source
         builder._config.setdefault(setting, DEFAULT_PACE_SEC)
     if retention_seconds is not None:

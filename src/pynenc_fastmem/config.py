@@ -17,6 +17,7 @@ from pynenc.runner.base_runner import BaseRunner
 from pynenc.util.subclasses import get_subclass
 
 STATE_BACKEND_CLS = "FastMemStateBackend"
+ORCHESTRATOR_CLS = "FastMemOrchestrator"
 
 
 def flag_mapper(value: Any, expected_type: type[bool]) -> bool:

@@ -11,9 +11,10 @@ or an export ask.
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Iterator
 from datetime import datetime
-from functools import cached_property, partial
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 
 from pynenc.exceptions import InvocationNotFoundError, PynencError
@@ -26,13 +27,13 @@ from pynenc.types import Params, Result
 from ._locking import Lock, holding, new_lock
 from ._store import Store, micros
 from .config import (
+    ORCHESTRATOR_CLS,
     ConfigStateBackendFastMem,
     check_single_process_runner,
     retention_settings,
     store_retention,
 )
 from .errors import EvictedError, InvocationEvictedError
-from .forget import forget_evicted, say_evicted
 from .shortcuts import Rebuilder, history_record
 
 if TYPE_CHECKING:
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
     from ._store_common import InvocationRow, StoreStats
     from .config import StoreRetention
     from .transfer import TransferCounts
+
+logger = logging.getLogger(__name__)
 
 #: Typical bytes of the pynenc objects the store holds per invocation (its
 #: InvocationDTO and CallDTO) and per history record (an InvocationHistory),
@@ -192,8 +195,19 @@ def app_store(app: Pynenc, store_cls: type[Store], settings: StoreRetention) -> 
 def _app_store_locked(app: Pynenc, store_cls: type[Store], settings: StoreRetention) -> AppStore:
     stores: dict[type[Store], AppStore] = vars(app).setdefault("_fastmem_stores", {})
     if store_cls not in stores:
-        on_evict = partial(forget_evicted, app, store_cls)
-        stores[store_cls] = (store_cls(**settings, on_evict=on_evict), {})
+        stores[store_cls] = (store_cls(**settings), {})
+        orchestrator_cls = str(app.conf.orchestrator_cls)
+        if orchestrator_cls != ORCHESTRATOR_CLS and (
+            settings["retention"] is not None or settings["max_finished"] is not None
+        ):
+            logger.warning(
+                "pynenc-fastmem: retention bounds the state backend only; app %s's orchestrator %s keeps "
+                "every invocation's status. Set orchestrator_cls=%r (PynencBuilder().fast_memory() "
+                "does) to bound both.",
+                app.app_id,
+                orchestrator_cls,
+                ORCHESTRATOR_CLS,
+            )
     return stores[store_cls]
 
 
@@ -247,8 +261,6 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
         check_single_process_runner(_runner_cls(app))
         retention = store_retention(self.conf)
         self._store, self._runner_context_cache = app_store(app, self.store_cls, retention)
-        if retention["retention"] is not None or retention["max_finished"] is not None:
-            say_evicted(app, self)
         self._final_statuses = InvocationStatus.get_final_statuses()
         self._live = self.conf.live_invocations
         self._rebuild = Rebuilder(app)

@@ -1,4 +1,4 @@
-"""How pynenc finds FastMemStateBackend: entry point, config, environment, builder."""
+"""How pynenc finds FastMemStateBackend and FastMemOrchestrator: entry point, config, environment, builder."""
 
 import importlib.metadata
 from pathlib import Path
@@ -6,9 +6,8 @@ from pathlib import Path
 import pytest
 from pynenc import Pynenc, PynencBuilder
 from pynenc.broker import MemBroker
-from pynenc.orchestrator import MemOrchestrator
 
-from pynenc_fastmem import FastMemStateBackend
+from pynenc_fastmem import FastMemOrchestrator, FastMemStateBackend
 from pynenc_fastmem.builder import DEFAULT_PACE_SEC, FastMemBuilderPlugin, validate_single_process_runner
 
 
@@ -30,6 +29,32 @@ def test_config_file_selects_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert isinstance(app.state_backend, FastMemStateBackend)
 
 
+def test_config_values_select_the_orchestrator(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PYNENC__ORCHESTRATOR_CLS", raising=False)
+    app = Pynenc(config_values={"app_id": "cfg-orchestrator", "orchestrator_cls": "FastMemOrchestrator"})
+    assert isinstance(app.orchestrator, FastMemOrchestrator)
+
+
+def test_config_file_selects_the_orchestrator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PYNENC__ORCHESTRATOR_CLS", raising=False)
+    config = tmp_path / "pynenc.yaml"
+    config.write_text("orchestrator_cls: FastMemOrchestrator\n")
+    app = Pynenc(config_values={"app_id": "cfg-file-orchestrator"}, config_filepath=str(config))
+    assert isinstance(app.orchestrator, FastMemOrchestrator)
+
+
+def test_environment_variable_selects_the_orchestrator(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYNENC__ORCHESTRATOR_CLS", "FastMemOrchestrator")
+    app = Pynenc(config_values={"app_id": "env-orchestrator", "orchestrator_cls": "MemOrchestrator"})
+    assert isinstance(app.orchestrator, FastMemOrchestrator)
+
+
+def test_the_orchestrator_shares_the_backends_store() -> None:
+    app = PynencBuilder().fast_memory().app_id("shared-store").build()
+    assert isinstance(app.orchestrator, FastMemOrchestrator)
+    assert app.orchestrator._orchestration is app.state_backend._store.orchestration
+
+
 def test_environment_variable_selects_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYNENC__STATE_BACKEND_CLS", "FastMemStateBackend")
     app = Pynenc(config_values={"app_id": "cfg-env", "state_backend_cls": "MemStateBackend"})
@@ -38,10 +63,11 @@ def test_environment_variable_selects_it(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_fast_memory_builder_method(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PYNENC__STATE_BACKEND_CLS", raising=False)
+    monkeypatch.delenv("PYNENC__ORCHESTRATOR_CLS", raising=False)
     app = PynencBuilder().fast_memory().thread_runner().app_id("builder").build()
     assert isinstance(app.state_backend, FastMemStateBackend)
     assert isinstance(app.broker, MemBroker)
-    assert isinstance(app.orchestrator, MemOrchestrator)
+    assert isinstance(app.orchestrator, FastMemOrchestrator)
     assert app.conf.client_data_store_cls == "MemClientDataStore"
     assert app.conf.trigger_cls == "MemTrigger"
 

@@ -1,22 +1,18 @@
 """Eviction said plainly and applied to the whole app, and the runner check wherever the backend is chosen."""
 
 import logging
-import time
-import weakref
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pynenc import Pynenc, PynencBuilder
+from pynenc import Pynenc
 from pynenc.exceptions import InvocationNotFoundError
-from pynenc.invocation.status import InvocationStatus
 from pynenc.orchestrator.mem_orchestrator import MemOrchestrator
 
-from pynenc_fastmem import EvictedError, FastMemStateBackend, InvocationEvictedError
+from pynenc_fastmem import EvictedError, FastMemOrchestrator, FastMemStateBackend, InvocationEvictedError
 
-from ..support import evict_due, fast_app, history_record, invocation_pair
+from ..support import evict_due, fast_app
 from ..support import running as running_app
 
 KEPT = 5
@@ -52,26 +48,13 @@ def _run_all(count: int, task: Any = double) -> list[Any]:
     return invocations
 
 
-def _wait_until_forgotten(app: Pynenc, invocation_id: str, timeout: float = 5.0) -> None:
-    orchestrator = app.orchestrator
-    assert isinstance(orchestrator, MemOrchestrator)
-    deadline = time.monotonic() + timeout
-    # Forgetting pops the call id, then the status record: wait for both (the status is read next).
-    remembered = (orchestrator.inv_id_to_call_id, orchestrator.invocation_status_record)
-    while any(invocation_id in entries for entries in remembered):
-        assert time.monotonic() < deadline, "the orchestrator never forgot the evicted invocation"
-        time.sleep(0.001)
-
-
 def test_reading_an_evicted_invocation_says_it_was_evicted_and_by_what(running: Pynenc) -> None:
     first, *_ = _run_all(3 * KEPT)
     backend = running.state_backend
     with pytest.raises(InvocationEvictedError, match="max_finished_invocations=5") as raised:
         backend.get_invocation(first.invocation_id)
     assert isinstance(raised.value, InvocationNotFoundError)
-    # The orchestrator forgets it once the writer that evicted it has released the store's locks:
-    # wait for that, which takes moments. Then its status read says so.
-    _wait_until_forgotten(running, first.invocation_id)
+    # The orchestrator's state went in the same store step: its status read says so at once.
     with pytest.raises(EvictedError, match=r"max_finished_invocations=5.*its status") as evicted:
         running.orchestrator.get_invocation_status(first.invocation_id)
     assert isinstance(evicted.value, KeyError)
@@ -103,63 +86,43 @@ def test_the_orchestrator_forgets_what_the_backend_evicted(running: Pynenc) -> N
     count = 40 * KEPT
     _run_all(count)
     orchestrator = running.orchestrator
-    assert isinstance(orchestrator, MemOrchestrator)
+    assert isinstance(orchestrator, FastMemOrchestrator)
     stored = {i for batch in running.state_backend._store.items("invocations") for i, *_ in batch}
     assert len(stored) == KEPT
-    per_invocation = {
-        "inv_id_to_call_id": orchestrator.inv_id_to_call_id,
-        "invocation_status_record": orchestrator.invocation_status_record,
-        "invocation_retries": orchestrator.invocation_retries,
-        "invocation_args": orchestrator.invocation_args,
-        "locks": orchestrator.locks,
-    }
-    for name, mapping in per_invocation.items():
-        assert set(mapping) <= stored, name
-    assert {inv_id for _, inv_id in orchestrator.invocations_to_purge} <= stored
-    assert set().union(*orchestrator.status_index.values()) <= stored
-    assert set().union(*orchestrator.call_id_to_inv_id.values()) <= stored
-    assert len(orchestrator.call_id_to_inv_id) <= KEPT and len(orchestrator.args_index) <= KEPT
+    listed = set(orchestrator.get_task_invocation_ids(double.task_id))
+    assert listed <= stored and orchestrator.count_invocations() <= KEPT
+    assert set(orchestrator.get_invocation_ids_paginated(limit=count)) <= stored
+    counts = running.state_backend._store.orchestration.counts()
+    assert counts["statuses"] == orchestrator.count_invocations() <= KEPT
     # What was kept is still whole for pynenc: its status and result read back.
     for inv_id in stored:
         assert running.orchestrator.get_invocation_status(inv_id).is_final()
 
 
-def test_other_orchestrators_are_left_alone() -> None:
-    other = (
-        PynencBuilder()
-        .fast_memory(max_finished_invocations=1)
-        .app_id("fastmem-eviction-other")
-        .custom_config(orchestrator_cls="SQLiteOrchestrator", sqlite_db_path=":memory:")
-        .build()
-    )
-    from pynenc_fastmem.forget import forget_evicted
-
-    # Neither raises nor touches an orchestrator it does not know.
-    forget_evicted(other, weakref.ref(other.state_backend), ["a", "b"])
-
-
-def test_a_backend_that_is_not_the_apps_leaves_the_apps_orchestrator_alone(
-    caplog: pytest.LogCaptureFixture,
+def test_with_memorchestrator_retention_warns_once_that_it_bounds_the_backend_only(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A FastMemStateBackend made directly for an app configured with another backend (a copy, a
-    benchmark) evicts its own invocations; the app's orchestrator tracks those of the app's backend."""
-    app = Pynenc(config_values={"app_id": "fastmem-not-the-apps", "max_finished_invocations": 1})
-    tracked = app.orchestrator
-    assert isinstance(tracked, MemOrchestrator)
-    tracked.inv_id_to_call_id["a"] = "call-a"  # as if the app's own backend held an invocation "a"
-    backend = FastMemStateBackend(app)
-    at = datetime(2026, 1, 1, tzinfo=UTC)
-    for offset, name in enumerate("abc"):
-        backend._upsert_invocations([invocation_pair(name)])
-        backend._add_histories(
-            [name], history_record(name, at + timedelta(seconds=offset), InvocationStatus.SUCCESS)
+    monkeypatch.delenv("PYNENC__ORCHESTRATOR_CLS", raising=False)
+    values = {"app_id": "fastmem-memorchestrator", "max_finished_invocations": 3}
+    chosen = Pynenc(config_values={**values, "orchestrator_cls": "MemOrchestrator"})
+    with caplog.at_level(logging.WARNING, logger="pynenc_fastmem"):
+        chosen.state_backend  # noqa: B018 - the app's first use of its backend
+        FastMemStateBackend(chosen)  # a second backend of the same app says nothing more
+    warnings = [record.getMessage() for record in caplog.records if record.name.startswith("pynenc_fastmem")]
+    assert len(warnings) == 1, warnings
+    assert "MemOrchestrator" in warnings[0] and "orchestrator_cls='FastMemOrchestrator'" in warnings[0]
+    assert isinstance(chosen.orchestrator, MemOrchestrator)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="pynenc_fastmem"):
+        ours = Pynenc(
+            config_values={**values, "app_id": "fastmem-ours", "orchestrator_cls": "FastMemOrchestrator"}
         )
-    assert backend.stats()["evictions"] >= 1 and backend._store.was_evicted("a")
-    assert tracked.inv_id_to_call_id == {"a": "call-a"}
-    assert [record for record in caplog.records if record.levelno >= logging.ERROR] == []
-    with pytest.raises(KeyError) as raised:
-        tracked.invocation_status_record["a"]
-    assert type(raised.value) is KeyError, "the app's orchestrator does not say our evictions"
+        ours.state_backend  # noqa: B018
+        unbounded = Pynenc(
+            config_values={"app_id": "fastmem-unbounded", "orchestrator_cls": "MemOrchestrator"}
+        )
+        unbounded.state_backend  # noqa: B018
+    assert [r for r in caplog.records if r.name.startswith("pynenc_fastmem")] == []
 
 
 @pytest.mark.parametrize("how", ["config_values", "environment", "config_file"])

@@ -46,8 +46,8 @@ def _cross_process_reason(item: pytest.Item) -> str | None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Skip the tests that need state shared between processes; check the others' apps.
 
-    A module-level app that did not pick up FastMemStateBackend would test
-    another backend under our name, so collection stops with an error instead.
+    A module-level app that did not pick up FastMemStateBackend and FastMemOrchestrator
+    would test another component under our name, so collection stops with an error instead.
     """
     for item in items:
         name = getattr(item, "originalname", item.name)
@@ -63,3 +63,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         app = getattr(getattr(item, "module", None), "app", None)
         if isinstance(app, Pynenc) and app.conf.state_backend_cls != "FastMemStateBackend":
             raise pytest.UsageError(f"{item.nodeid}: its app uses {app.conf.state_backend_cls}")
+        if isinstance(app, Pynenc) and app.conf.orchestrator_cls != "FastMemOrchestrator":
+            raise pytest.UsageError(f"{item.nodeid}: its app uses {app.conf.orchestrator_cls}")
