@@ -89,7 +89,7 @@ $(FT_VENV)/.installed: pyproject.toml setup.py tools/find-python-ft.sh
 	touch $@
 
 # The package, its compiled store built for 3.14t.
-$(FT_VENV)/.built: $(FT_VENV)/.installed src/pynenc_fastmem/_store_c.pyx setup.py
+$(FT_VENV)/.built: $(FT_VENV)/.installed src/pynenc_fastmem/_store_c.pyx src/pynenc_fastmem/_orchestration_c.pxi setup.py
 	$(call build_core,,$(FT_PYTHON))
 	touch $@
 

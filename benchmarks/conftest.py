@@ -38,7 +38,7 @@ from pynenc.state_backend import MemStateBackend, SQLiteStateBackend
 from pynenc.state_backend.base_state_backend import BaseStateBackend, InvocationHistory
 from pynenc.workflow import WorkflowIdentity
 
-from pynenc_fastmem import FastMemStateBackend, _store_py
+from pynenc_fastmem import FastMemOrchestrator, FastMemStateBackend, _store_py
 
 BEFORE = ["fastmem-before"] if os.environ.get("FASTMEM_BENCH_BEFORE") else []
 BACKENDS = ["mem", "fastmem", *BEFORE, "fastmem-python", "sqlite", "rustvello"]
@@ -60,6 +60,12 @@ def new_app(**config: Any) -> Pynenc:
 
 class FastMemPythonStoreBackend(FastMemStateBackend):
     """FastMemStateBackend on the pure-Python store, whatever store the build selected."""
+
+    store_cls = _store_py.Store
+
+
+class FastMemPythonStoreOrchestrator(FastMemOrchestrator):
+    """FastMemOrchestrator on the pure-Python store, beside ``FastMemPythonStoreBackend``."""
 
     store_cls = _store_py.Store
 

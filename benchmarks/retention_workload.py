@@ -4,7 +4,8 @@ Usage: ``python -m benchmarks.retention_workload {raw,app} BACKEND INVOCATIONS [
 (from the repository root),
 where BACKEND is ``mem`` or ``fastmem``. ``raw``: each invocation gets its DTOs, six history
 records (the last one final) and a result, through the backend's raw methods. ``app``: a real
-pynenc app (memory broker and orchestrator, ThreadRunner in a thread of this process) runs
+pynenc app (memory broker, ThreadRunner in a thread of this process; ``mem``: MemStateBackend and
+MemOrchestrator, ``fastmem``: ``.fast_memory()``'s FastMemStateBackend and FastMemOrchestrator) runs
 INVOCATIONS tasks, submitted and awaited in batches. A process of its own gives each run the
 same starting memory, which the benchmark compares.
 """
@@ -73,7 +74,7 @@ APP_BATCH = 1_000  # tasks submitted, then awaited, at a time: what a busy produ
 
 
 def app_run(backend_name: str, tasks: int, max_finished: int) -> dict[str, object]:
-    """The app workload, as ``raw_run`` reports it, plus the orchestrator's per-invocation entries."""
+    """The app workload, as ``raw_run`` reports it, plus how many invocations the orchestrator counts."""
     builder = PynencBuilder().memory().thread_runner(min_threads=4, max_threads=16)
     builder = builder.runner_tuning(
         runner_loop_sleep_time_sec=0.001, invocation_wait_results_sleep_time_sec=0.001
@@ -106,8 +107,7 @@ def app_run(backend_name: str, tasks: int, max_finished: int) -> dict[str, objec
         while backend.evict(1000):
             pass
         stats = backend.stats()
-    orchestrator = app.orchestrator
-    tracked = len(getattr(orchestrator, "inv_id_to_call_id", ()))
+    tracked = app.orchestrator.count_invocations()  # through the public API: no component's internals
     return {"samples": samples, "seconds": seconds, "stats": stats, "orchestrator_invocations": tracked}
 
 

@@ -1,4 +1,10 @@
-"""A pynenc app on a ThreadRunner with the memory broker and orchestrator: tasks per second."""
+"""A pynenc app on a ThreadRunner with the memory broker: tasks per second, each stack side by side.
+
+``mem`` is pynenc's MemStateBackend with MemOrchestrator; every ``fastmem`` name is the
+FastMem stack (FastMemStateBackend with FastMemOrchestrator over one store), but
+``fastmem-memorchestrator``, FastMemStateBackend beside pynenc's MemOrchestrator, which
+shows what the orchestrator adds. The others pair their backend with MemOrchestrator.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +39,11 @@ def _app(name: str, **config: Any) -> Pynenc:
         "fastmem-python": "FastMemPythonStoreBackend",
     }
     builder._config["state_backend_cls"] = backend_cls.get(name, "FastMemStateBackend")
+    if name.startswith("fastmem") and name != "fastmem-memorchestrator":
+        python = name == "fastmem-python"
+        builder._config["orchestrator_cls"] = (
+            "FastMemPythonStoreOrchestrator" if python else "FastMemOrchestrator"
+        )
     if name == "fastmem-live":
         builder._config["live_invocations"] = True
     if name == "sqlite":
@@ -73,17 +84,20 @@ def _time_runs(benchmark: Any, name: str, group: str, **config: Any) -> None:
     """Time whole runs of ``TASKS`` tasks on fresh apps of backend ``name`` with ``config``."""
     benchmark.group = group
     ratio_info(benchmark, name, tasks=TASKS)
-    make_backend(name)  # skips here, not inside the timed rounds, if the backend cannot be built
+    make_backend(name.removesuffix("-memorchestrator"))  # skips here, not in the timed rounds, if unbuildable
     benchmark.pedantic(_run, setup=lambda: ((_app(name, **config),), {}), rounds=7)  # runs vary by ~1.3x
     benchmark.extra_info["tasks_per_second"] = TASKS / benchmark.stats.stats.median
 
 
-@pytest.mark.parametrize("name", PUBLIC_BACKENDS)
+STACKS = [*PUBLIC_BACKENDS, "fastmem-memorchestrator"]
+
+
+@pytest.mark.parametrize("name", STACKS)
 def test_end_to_end_tasks(benchmark: Any, name: str) -> None:
     _time_runs(benchmark, name, f"end to end: {TASKS:,} tasks on a ThreadRunner")
 
 
-@pytest.mark.parametrize("name", ["mem", "fastmem", "fastmem-live"])
+@pytest.mark.parametrize("name", ["mem", "fastmem", "fastmem-live", "fastmem-memorchestrator"])
 def test_end_to_end_tasks_without_the_status_cache(benchmark: Any, name: str) -> None:
     """The same run with pynenc's status cache off (``cached_status_time=0``).
 

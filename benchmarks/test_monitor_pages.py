@@ -2,8 +2,10 @@
 
 Each store holds ``size`` history records, four per invocation, spread over the last hour,
 so the timeline's default window (the last five minutes) holds a twelfth of them. The
-invocations are registered with the in-memory orchestrator as well, as a running app
-would have them, since the invocation list pages through the orchestrator. Every page is
+invocations are registered with the app's orchestrator as well, as a running app would
+have them, since the invocation list pages through the orchestrator: ``mem`` is
+MemStateBackend with MemOrchestrator, ``fastmem`` the FastMem stack (FastMemStateBackend
+and FastMemOrchestrator). Every page is
 fetched over HTTP, so pynmon's own rendering is in the figure. ``FASTMEM_MONITOR_RECORDS``
 (comma-separated, default ``10000,100000,1000000``) sets the sizes.
 """
@@ -30,12 +32,14 @@ PAGES = {
     "one invocation": "/invocations/{invocation_id}",
 }
 BACKEND_CLS = {"mem": "MemStateBackend", "fastmem": "FastMemStateBackend"}
+ORCHESTRATOR_CLS = {"mem": "MemOrchestrator", "fastmem": "FastMemOrchestrator"}
 _served: dict[tuple[str, int], Any] = {}
 
 
 def _populated_app(backend: str, size: int) -> Pynenc:
     builder = PynencBuilder().memory().logging_level("error").app_id(new_app().app_id)
     builder._config["state_backend_cls"] = BACKEND_CLS[backend]
+    builder._config["orchestrator_cls"] = ORCHESTRATOR_CLS[backend]
     app = builder.build()
     state_backend, orchestrator = app.state_backend, app.orchestrator
     invocations = size // len(STATUSES)

@@ -41,6 +41,10 @@ cdef tuple _checked_rows(object rows):
         raise TypeError(f"rows must be a list of (invocation_id, task_id, call_id), got {type(rows).__name__}")
     checked = []
     for index, row in enumerate(rows):
+        if type(row) is tuple and len(<tuple>row) == 3 and type(row[0]) is str and type(row[1]) is str \
+                and type(row[2]) is str:
+            checked.append(row)
+            continue
         if not (isinstance(row, tuple) and len(row) == 3):
             raise TypeError(f"rows[{index}] must be an (invocation_id, task_id, call_id) tuple")
         checked.append((
@@ -60,13 +64,12 @@ cdef class Orchestration:
     """
 
     cdef fastmem_lock lock
-    cdef dict _states  # invocation id -> (status, record, sequence, task_id, call_id, (task_id, status))
+    cdef dict _states  # invocation id -> (status, record, sequence, task_id, call_id)
     cdef dict _retries
     cdef dict _arguments
-    cdef dict _everything
     cdef dict _by_task
     cdef dict _by_status
-    cdef dict _by_task_status
+    cdef dict _by_task_status  # task -> status -> ids
     cdef dict _by_call
     cdef dict _by_argument
     cdef long long _next_sequence
@@ -80,7 +83,7 @@ cdef class Orchestration:
 
     def __cinit__(self):
         self._states, self._retries, self._arguments = {}, {}, {}
-        self._everything, self._by_task, self._by_status = {}, {}, {}
+        self._by_task, self._by_status = {}, {}
         self._by_task_status, self._by_call, self._by_argument = {}, {}, {}
         self._waiting_for, self._waited_by, self._ready = {}, {}, {}
         self._runners, self._executions, self._auto_purge = {}, [], {}
@@ -115,7 +118,7 @@ cdef class Orchestration:
         cdef Py_ssize_t position
         try:
             for invocation_id, task_id, call_id in rows:
-                state = (status, record, self._next_sequence, task_id, call_id, (task_id, status))
+                state = (status, record, self._next_sequence, task_id, call_id)
                 made.append((invocation_id, _get(self._states, invocation_id, None),
                              _get(self._retries, invocation_id, None)))
                 self._stale = True
@@ -163,23 +166,38 @@ cdef class Orchestration:
             return False
         task_id = None if old is None else (<tuple>old)[3]
         call_id = None if old is None else (<tuple>old)[4]
-        state = (status, record, self._next_sequence, task_id, call_id, (task_id, status))
+        state = (status, record, self._next_sequence, task_id, call_id)
         self._stale = True
         self._next_sequence += 1
-        self._unindex(invocation_id)
-        self._states[invocation_id] = state
-        self._index(invocation_id, state)
+        if task_id is None:
+            self._states[invocation_id] = state
+        else:
+            self._states[invocation_id] = state
+            self._restatus(invocation_id, <tuple>old, state)
         self._stale = False
         return True
+
+    cdef int _restatus(self, str invocation_id, tuple old, tuple state) except -1:
+        """Move a registered invocation from its old status's indexes to its new one's (its task
+        and call stay): to the end of each, as its latest status change."""
+        cdef dict statuses = <dict>self._by_task_status[old[3]]
+        if old[0] == state[0]:
+            _moved(<dict>self._by_status[old[0]], invocation_id)
+            _moved(<dict>statuses[old[0]], invocation_id)
+        else:
+            _left(self._by_status, old[0], invocation_id)
+            _joined(self._by_status, state[0], invocation_id)
+            _left(statuses, old[0], invocation_id)
+            _joined(statuses, state[0], invocation_id)
+        return 0
 
     cdef int _index(self, str invocation_id, tuple state) except -1:
         status, task_id, call_id = state[0], state[3], state[4]
         if task_id is None:
             return 0  # given a status, never registered: listed nowhere, as in MemOrchestrator
-        _moved(self._everything, invocation_id)
         _joined(self._by_status, status, invocation_id)
         _joined(self._by_task, task_id, invocation_id)
-        _joined(self._by_task_status, state[5], invocation_id)
+        _joined(<dict>self._by_task_status.setdefault(task_id, {}), status, invocation_id)
         _joined(self._by_call, call_id, invocation_id)
         return 0
 
@@ -189,10 +207,13 @@ cdef class Orchestration:
         if old is None or (<tuple>old)[3] is None:
             return
         cdef tuple state = <tuple>old
-        _discard(self._everything, invocation_id)
         _left(self._by_status, state[0], invocation_id)
         _left(self._by_task, state[3], invocation_id)
-        _left(self._by_task_status, state[5], invocation_id)
+        statuses = _get(self._by_task_status, state[3], None)
+        if statuses is not None:
+            _left(<dict>statuses, state[0], invocation_id)
+            if not statuses:
+                _discard(self._by_task_status, state[3])
         _left(self._by_call, state[4], invocation_id)
 
     cdef int _fresh(self) except -1:
@@ -213,8 +234,7 @@ cdef class Orchestration:
         self._stale = False
 
     cdef list _indexes(self):
-        return [self._everything, self._by_task, self._by_status, self._by_task_status, self._by_call,
-                self._by_argument]
+        return [self._by_task, self._by_status, self._by_task_status, self._by_call, self._by_argument]
 
     def status_record(self, invocation_id):
         """The status record of ``invocation_id``, or ``None`` if it has none.
@@ -294,8 +314,8 @@ cdef class Orchestration:
         sets = [self._by_task.get(task_id, {})]
         sets += [self._by_argument.get(pair, {}) for pair in pairs]
         if statuses is not None:
-            by_task_status = self._by_task_status
-            sets.append({i: None for status in set(statuses) for i in by_task_status.get((task_id, status), ())})
+            of_task = self._by_task_status.get(task_id, {})
+            sets.append({i: None for status in set(statuses) for i in of_task.get(status, ())})
         sets.sort(key=len)
         smallest, others = sets[0], sets[1:]
         return [i for i in smallest if all([i in other for other in others])]
@@ -351,10 +371,13 @@ cdef class Orchestration:
     cdef list _groups(self, object task_id, object statuses):
         """The ordered dicts whose union is what the filters select; lock held."""
         if statuses is None:
-            return [self._everything if task_id is None else self._by_task.get(task_id, {})]
+            if task_id is None:
+                return list(self._by_status.values())
+            return list(self._by_task_status.get(task_id, {}).values())
         if task_id is None:
             return [self._by_status.get(status, {}) for status in dict.fromkeys(statuses)]
-        return [self._by_task_status.get((task_id, status), {}) for status in dict.fromkeys(statuses)]
+        of_task = self._by_task_status.get(task_id, {})
+        return [of_task.get(status, {}) for status in dict.fromkeys(statuses)]
 
     # Key arguments and retries
 

@@ -8,12 +8,13 @@ invocation (``_forget_steps``, ``forget_locked`` in the compiled twin), so one r
 
 Layout. Per invocation, ``states`` holds ``(status, record, sequence, task_id,
 call_id)``: the truth every index is derived from, written with one dict
-assignment. The indexes are insertion-ordered dicts used as ordered sets: a
-transition moves the invocation to the end of ``everything``, of its task's,
-its status's and its (task, status)'s dict, so each dict lists its members by
-their last transition, oldest first, and a page newest first is a slice of it
-read backwards. Counts are the dicts' lengths. Calls and key arguments index
-invocations the same way, unordered.
+assignment. The indexes are insertion-ordered dicts used as sets: by task, by
+status, by task then status (nested, so every key is a ``str``, whose hash is
+kept), by call, by key argument. A status change moves the invocation to the end
+of its new status's dicts,
+so those list their members by last status change, oldest first; a page newest
+first reads the dicts its filters select backwards, merged by sequence. Counts
+are the dicts' lengths. A status change touches only those two indexes.
 
 Locks and faults. One lock guards every write and every read of more than one
 key; point reads (``status_record``, ``retries``) take none, as the store's
@@ -46,9 +47,7 @@ from ._store_common import (
 
 __all__ = ["Orchestration"]
 
-# (status, record, sequence, task_id, call_id, (task_id, status)): the pair made once, so that
-# dropping an invocation from its index allocates nothing
-State = tuple[str, Any, int, str | None, str | None, tuple[str | None, str]]
+State = tuple[str, Any, int, str | None, str | None]  # (status, record, sequence, task_id, call_id)
 Execution = tuple[str, int, int | None, Any]  # (run_id, start, end or None while active, value)
 
 # Sort keys made once: a lambda made in a write under memory exhaustion, passed to max() or
@@ -90,10 +89,9 @@ class Orchestration:
         self._states: dict[str, State] = {}
         self._retries: dict[str, int] = {}
         self._arguments: dict[str, tuple[tuple[str, str], ...]] = {}
-        self._everything: dict[str, None] = {}
         self._by_task: dict[str | None, dict[str, None]] = {}
         self._by_status: dict[str, dict[str, None]] = {}
-        self._by_task_status: dict[tuple[str | None, str], dict[str, None]] = {}
+        self._by_task_status: dict[str | None, dict[str, dict[str, None]]] = {}  # task -> status -> ids
         self._by_call: dict[str | None, dict[str, None]] = {}
         self._by_argument: dict[tuple[str, str], dict[str, None]] = {}
         self._next_sequence = 0
@@ -123,6 +121,9 @@ class Orchestration:
             )
         checked = []
         for index, row in enumerate(rows):
+            if type(row) is tuple and len(row) == 3 and type(row[0]) is type(row[1]) is type(row[2]) is str:
+                checked += [row]
+                continue
             if not (isinstance(row, tuple) and len(row) == 3):
                 raise TypeError(f"rows[{index}] must be an (invocation_id, task_id, call_id) tuple")
             checked += [
@@ -150,7 +151,7 @@ class Orchestration:
         """Register each row, first adding to ``made`` what it replaces; indexes left stale."""
         states, retries = self._states, self._retries
         for invocation_id, task_id, call_id in rows:
-            state = (status, record, self._next_sequence, task_id, call_id, (task_id, status))
+            state = (status, record, self._next_sequence, task_id, call_id)
             made += [(invocation_id, states.get(invocation_id), retries.get(invocation_id))]
             self._stale = True
             self._next_sequence += 1
@@ -190,33 +191,48 @@ class Orchestration:
         if (None if old is None else old[1]) is not expected:
             return False
         task_id, call_id = (None, None) if old is None else (old[3], old[4])
-        state = (status, record, self._next_sequence, task_id, call_id, (task_id, status))
+        state = (status, record, self._next_sequence, task_id, call_id)
         self._stale = True
         self._next_sequence += 1
-        self._unindex(invocation_id)
         self._states[invocation_id] = state
-        self._index(invocation_id, state)
+        if old is not None and task_id is not None:
+            self._restatus(invocation_id, old, state)
         self._stale = False
         return True
 
+    def _restatus(self, invocation_id: str, old: State, state: State) -> None:
+        """Move a registered invocation from its old status's indexes to its new one's (its task
+        and call stay): to the end of each, as its latest status change."""
+        if old[0] == state[0]:
+            _moved(self._by_status[old[0]], invocation_id)
+            _moved(self._by_task_status[old[3]][old[0]], invocation_id)
+        else:
+            _left(self._by_status, old[0], invocation_id)
+            _joined(self._by_status, state[0], invocation_id)
+            statuses = self._by_task_status[old[3]]
+            _left(statuses, old[0], invocation_id)
+            _joined(statuses, state[0], invocation_id)
+
     def _index(self, invocation_id: str, state: State) -> None:
-        status, _, _, task_id, call_id, task_status = state
+        status, _, _, task_id, call_id = state
         if task_id is None:
             return  # given a status, never registered: listed nowhere, as in MemOrchestrator
-        _moved(self._everything, invocation_id)
         _joined(self._by_status, status, invocation_id)
         _joined(self._by_task, task_id, invocation_id)
-        _joined(self._by_task_status, task_status, invocation_id)
+        _joined(self._by_task_status.setdefault(task_id, {}), status, invocation_id)
         _joined(self._by_call, call_id, invocation_id)
 
     def _unindex(self, invocation_id: str) -> None:
         old = self._states.get(invocation_id)
         if old is None or old[3] is None:
             return
-        self._everything.pop(invocation_id, None)
         _left(self._by_status, old[0], invocation_id)
         _left(self._by_task, old[3], invocation_id)
-        _left(self._by_task_status, old[5], invocation_id)
+        statuses = self._by_task_status.get(old[3])
+        if statuses is not None:
+            _left(statuses, old[0], invocation_id)
+            if not statuses:
+                del self._by_task_status[old[3]]
         _left(self._by_call, old[4], invocation_id)
 
     def _fresh(self) -> None:
@@ -237,7 +253,6 @@ class Orchestration:
 
     def _indexes(self) -> list[dict[Any, Any]]:
         return [
-            self._everything,
             self._by_task,
             self._by_status,
             self._by_task_status,
@@ -325,8 +340,8 @@ class Orchestration:
         sets: list[dict[str, None] | set[str]] = [self._by_task.get(task_id, {})]
         sets += [self._by_argument.get(pair, {}) for pair in pairs]
         if statuses is not None:
-            by_task_status = self._by_task_status
-            sets += [{i: None for status in set(statuses) for i in by_task_status.get((task_id, status), ())}]
+            of_task = self._by_task_status.get(task_id, {})
+            sets += [{i: None for status in set(statuses) for i in of_task.get(status, ())}]
         sets.sort(key=len)
         smallest, others = sets[0], sets[1:]
         return [i for i in smallest if all([i in other for other in others])]
@@ -378,10 +393,13 @@ class Orchestration:
     def _groups(self, task_id: str | None, statuses: list[str] | None) -> list[dict[str, None]]:
         """The ordered dicts whose union is what the filters select; lock held."""
         if statuses is None:
-            return [self._everything if task_id is None else self._by_task.get(task_id, {})]
+            if task_id is None:
+                return list(self._by_status.values())
+            return list(self._by_task_status.get(task_id, {}).values())
         if task_id is None:
             return [self._by_status.get(status, {}) for status in dict.fromkeys(statuses)]
-        return [self._by_task_status.get((task_id, status), {}) for status in dict.fromkeys(statuses)]
+        of_task = self._by_task_status.get(task_id, {})
+        return [of_task.get(status, {}) for status in dict.fromkeys(statuses)]
 
     # Key arguments and retries
 
@@ -656,15 +674,16 @@ class Orchestration:
         steps: list[Step] = []
         state = self._states.get(invocation_id)
         if state is not None and state[3] is not None:
-            steps += [(self._everything, invocation_id, MISSING, None)]
+            of_task = self._by_task_status[state[3]]
             keyed: list[tuple[dict[Any, dict[str, None]], Any]] = [
                 (self._by_status, state[0]),
                 (self._by_task, state[3]),
-                (self._by_task_status, state[5]),
+                (of_task, state[0]),
                 (self._by_call, state[4]),
             ]
             for index, key in keyed:
                 steps += [(index[key], invocation_id, MISSING, None), (index, key, PRUNE, None)]
+            steps += [(self._by_task_status, state[3], PRUNE, None)]  # after its status's entry went
         for pair in self._arguments.get(invocation_id, ()):
             steps += [
                 (self._by_argument[pair], invocation_id, MISSING, None),

@@ -42,12 +42,10 @@ if TYPE_CHECKING:
 
     from ._orchestration_py import Orchestration
 
-#: A status record's status, by the name the store keeps.
-STATUS_NAMES = {status: status.value for status in InvocationStatus}
-
 
 def _names(statuses: Sequence[InvocationStatus] | None) -> list[str] | None:
-    return None if not statuses else [STATUS_NAMES[status] for status in statuses]
+    """The names the store keeps ``statuses`` by (their values), or ``None`` for no filter."""
+    return None if not statuses else [status._value_ for status in statuses]
 
 
 def _argument_pairs(arguments: dict[str, Any]) -> list[tuple[str, str]]:
@@ -114,6 +112,9 @@ class FastMemOrchestrator(BaseOrchestrator):
         self._store = app_store(app, self.store_cls, store_retention(self._retention))[0]
         self._orchestration = self._store.orchestration
         self._blocking_control = FastMemBlockingControl(app, self._orchestration)
+        # Bound once: the hot paths skip two attribute lookups per call.
+        self._status_record = self._orchestration.status_record
+        self._transition = self._orchestration.transition
 
     @property
     def blocking_control(self) -> FastMemBlockingControl:
@@ -128,26 +129,36 @@ class FastMemOrchestrator(BaseOrchestrator):
         """Register ``invocations`` with status REGISTERED, in one step."""
         record = InvocationStatusRecord(InvocationStatus.REGISTERED, runner_id)
         rows = [(inv.invocation_id, inv.call.task.task_id.key, inv.call.call_id.key) for inv in invocations]
-        self._orchestration.register(rows, STATUS_NAMES[InvocationStatus.REGISTERED], record)
+        self._orchestration.register(rows, InvocationStatus.REGISTERED._value_, record)
         return record
 
     def _atomic_status_transition(
         self, invocation_id: InvocationId, status: InvocationStatus, runner_id: str | None = None
     ) -> InvocationStatusRecord:
         """Validate the transition against the record read; set it only if that record is still current."""
-        orchestration, name = self._orchestration, STATUS_NAMES[status]
+        status_record, transition, name = self._status_record, self._transition, status._value_
         while True:
-            current = orchestration.status_record(invocation_id)
+            current = status_record(invocation_id)
             record = status_record_transition(current, status, runner_id)
-            if orchestration.transition(invocation_id, current, name, record):
+            if transition(invocation_id, current, name, record):
                 return record
+
+    def get_invocation_status(self, invocation_id: InvocationId) -> InvocationStatus:
+        """The current status of ``invocation_id`` (one store read, no record built).
+
+        :raises KeyError: if it has none; ``EvictedError`` (a ``KeyError``) if retention evicted it
+        """
+        record = self._status_record(invocation_id)
+        if record is None:
+            return self.get_invocation_status_record(invocation_id).status  # raises, saying why
+        return record.status  # type: ignore[no-any-return]
 
     def get_invocation_status_record(self, invocation_id: InvocationId) -> InvocationStatusRecord:
         """The current status record of ``invocation_id``.
 
         :raises KeyError: if it has none; ``EvictedError`` (a ``KeyError``) if retention evicted it
         """
-        record = self._orchestration.status_record(invocation_id)
+        record = self._status_record(invocation_id)
         if record is None:
             if self._store.was_evicted(invocation_id):
                 message = (
@@ -280,7 +291,7 @@ class FastMemOrchestrator(BaseOrchestrator):
     def get_pending_invocations_for_recovery(self) -> Iterator[InvocationId]:
         """PENDING invocations whose status is older than ``max_pending_seconds``."""
         cutoff = datetime.now(UTC) - timedelta(seconds=self.app.conf.max_pending_seconds)
-        for invocation_id, record in self._orchestration.records(STATUS_NAMES[InvocationStatus.PENDING]):
+        for invocation_id, record in self._orchestration.records(InvocationStatus.PENDING._value_):
             if record.timestamp <= cutoff:
                 yield invocation_id  # type: ignore[misc]
 
@@ -288,7 +299,7 @@ class FastMemOrchestrator(BaseOrchestrator):
         """RUNNING invocations owned by a runner not heard from within ``timeout_seconds``."""
         since = int((time() - timeout_seconds) * 1_000_000)
         active = {runner[0] for runner in self._orchestration.runners(since)}
-        for invocation_id, record in self._orchestration.records(STATUS_NAMES[InvocationStatus.RUNNING]):
+        for invocation_id, record in self._orchestration.records(InvocationStatus.RUNNING._value_):
             if record.runner_id and record.runner_id not in active:
                 yield invocation_id  # type: ignore[misc]
 

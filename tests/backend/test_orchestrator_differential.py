@@ -14,6 +14,9 @@ only exceptions, each handled where named:
   ``get_blocking_invocations`` raises ``KeyError`` for one that others wait for;
   ours skips it. pynenc registers every invocation it waits for, so waits are
   generated between registered invocations only.
+- REREGISTERED: registering an invocation again, MemOrchestrator leaves it in the status
+  index of the status it had as well (counted under both); ours moves it. pynenc registers
+  each invocation once, so each is registered once here.
 - EVICTED_WAITS: after an eviction (not exercised here) ours drops the evicted
   invocation's waits too.
 
@@ -94,7 +97,11 @@ class Differential(RuleBasedStateMachine):
 
     @rule(picks=st.lists(st.integers(0, POOL - 1), min_size=1, max_size=3), runner=st.sampled_from(RUNNERS))
     def register(self, picks: list[int], runner: str | None) -> None:
-        invocations = [self.invocations[pick] for pick in picks]
+        invocations = [
+            i for i in dict.fromkeys(self.invocations[pick] for pick in picks) if i not in self.registered
+        ]
+        if not invocations:
+            return  # REREGISTERED
         mine, reference = self.both("_register_new_invocations", invocations, runner)
         assert (mine.status, mine.runner_id) == (reference.status, reference.runner_id)
         self.registered += [i for i in invocations if i not in self.registered]

@@ -19,15 +19,15 @@ CROSS_PROCESS_TESTS = {
 }
 
 
-# A test of pynenc's that hangs on free-threaded CPython whatever the state backend: with
-# pynenc's own MemStateBackend, 3 of 10 runs of its [Mem Thread JsonPickle] case hung on
-# 3.14t here (a child invocation a parent awaits is never finished by pynenc's in-memory
-# orchestrator and ThreadRunner), and so do 5 of 8 runs on FastMemStateBackend. It passes on
-# builds with a GIL, where it runs.
+# A test of pynenc's that hangs on free-threaded CPython whatever the state backend and
+# orchestrator: with pynenc's own MemStateBackend and MemOrchestrator, 3 of 10 runs of its
+# [Mem Thread JsonPickle] case hung on 3.14t here (a child invocation a parent awaits is never
+# finished); on the FastMem stack, 9 of 10 runs of its three ThreadRunner cases had one case hang
+# (pytest-timeout). It passes on builds with a GIL, where it runs.
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 FREE_THREADED_HANGS = {
     "test_async_task_dependency": "hangs on free-threaded CPython with pynenc's own MemStateBackend "
-    "too: a race in pynenc's in-memory orchestrator and ThreadRunner",
+    "and MemOrchestrator too (a child invocation its parent awaits is never finished)",
 }
 
 

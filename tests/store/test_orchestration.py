@@ -42,7 +42,9 @@ def test_transition_is_a_compare_and_set_on_the_record(orchestration: Orchestrat
     assert orchestration.status_record("a") is pending
     assert orchestration.transition("new", None, "PENDING", object()), "no record: expected None"
     assert not orchestration.transition("new", None, "PENDING", object())
-    assert orchestration.count(None, ["PENDING"]) == 2 and orchestration.count("t", ["PENDING"]) == 1
+    assert orchestration.status("new") == "PENDING"
+    assert orchestration.count(None, ["PENDING"]) == 1, "never registered: it has a status, listed nowhere"
+    assert orchestration.page(None, None, 10) == ["a"] and orchestration.count("t", ["PENDING"]) == 1
     orchestration._check()
 
 
