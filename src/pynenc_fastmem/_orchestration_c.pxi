@@ -125,7 +125,7 @@ cdef class Orchestration:
                 self._next_sequence += 1
                 self._unindex(invocation_id)
                 self._states[invocation_id] = state
-                self._retries[invocation_id] = 0
+                _discard(self._retries, invocation_id)  # registered (again): no retries yet
                 self._index(invocation_id, state)
         except BaseException:
             position = len(made)
@@ -197,7 +197,11 @@ cdef class Orchestration:
             return 0  # given a status, never registered: listed nowhere, as in MemOrchestrator
         _joined(self._by_status, status, invocation_id)
         _joined(self._by_task, task_id, invocation_id)
-        _joined(<dict>self._by_task_status.setdefault(task_id, {}), status, invocation_id)
+        of_task = _get(self._by_task_status, task_id, None)
+        if of_task is None:
+            self._by_task_status[task_id] = {status: {invocation_id: None}}
+        else:
+            _joined(<dict>of_task, status, invocation_id)
         _joined(self._by_call, call_id, invocation_id)
         return 0
 

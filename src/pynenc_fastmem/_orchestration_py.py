@@ -157,7 +157,7 @@ class Orchestration:
             self._next_sequence += 1
             self._unindex(invocation_id)
             states[invocation_id] = state
-            retries[invocation_id] = 0
+            retries.pop(invocation_id, None)  # registered (again): no retries yet
             self._index(invocation_id, state)
 
     def _undo_registrations(self, made: list[tuple[str, State | None, int | None]]) -> None:
@@ -219,7 +219,11 @@ class Orchestration:
             return  # given a status, never registered: listed nowhere, as in MemOrchestrator
         _joined(self._by_status, status, invocation_id)
         _joined(self._by_task, task_id, invocation_id)
-        _joined(self._by_task_status.setdefault(task_id, {}), status, invocation_id)
+        of_task = self._by_task_status.get(task_id)
+        if of_task is None:
+            self._by_task_status[task_id] = {status: {invocation_id: None}}
+        else:
+            _joined(of_task, status, invocation_id)
         _joined(self._by_call, call_id, invocation_id)
 
     def _unindex(self, invocation_id: str) -> None:
