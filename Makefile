@@ -65,6 +65,12 @@ test-live: install
 
 # The store's tests (fault sweeps included) on CPython 3.12 as well: CPython's own faults under
 # memory exhaustion differ by version (3.12.1 crashes freeing a dict items iterator, 3.13 does not).
+# Then pynenc's orchestrator and combination suites and our orchestrator's tests, on each store.
+ORCHESTRATOR_SUITES := tests/conformance/orchestrator tests/conformance/combinations \
+	$(wildcard tests/conformance/unit/test_*orchestrator*.py tests/conformance/unit/test_atomic_service_*.py \
+	tests/conformance/unit/test_blocking_control_*.py tests/conformance/unit/test_recovery_service_*.py \
+	tests/conformance/unit/test_running_concurrency_*.py tests/conformance/unit/test_dead_runner_*.py) \
+	tests/backend/test_orchestrator.py tests/backend/test_orchestrator_differential.py tests/store/test_orchestration.py
 V312_VENV := .venv-312
 test-312:
 	@python=$$(tools/find-python.sh 3.12) || exit 1; \
@@ -72,6 +78,8 @@ test-312:
 	$(V312_VENV)/bin/python -m pip install --quiet --upgrade pip setuptools $(CYTHON)
 	PYNENC_FASTMEM_REQUIRE_EXTENSIONS=1 $(V312_VENV)/bin/python -m pip install --quiet --no-build-isolation -e '.[test]'
 	PYNENC_FASTMEM_REQUIRE_EXTENSIONS=1 $(V312_VENV)/bin/python -m pytest -m store $(PYTEST_ARGS)
+	PYNENC_FASTMEM_REQUIRE_EXTENSIONS=1 $(V312_VENV)/bin/python -m pytest $(ORCHESTRATOR_SUITES) $(PYTEST_ARGS)
+	PYNENC_FASTMEM_NO_EXTENSIONS=1 $(V312_VENV)/bin/python -m pytest $(ORCHESTRATOR_SUITES) $(PYTEST_ARGS)
 
 # pynenc 0.4 needs cistell>=0.1.2, a Rust extension with no free-threaded wheel, which cannot be
 # built here (no crate index): its pure-Python 0.0.7, with which pynenc 0.4.0 runs, stands in.
