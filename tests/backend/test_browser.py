@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from pynenc_fastmem import FastMemOrchestrator
 from pynenc_fastmem.monitor import STATS_PATH, MonitorHandle, serve_monitor
 
 from ..support import evict_due, fast_app, running
@@ -72,8 +73,9 @@ def monitor() -> Iterator[tuple[MonitorHandle, dict[str, str]]]:
         _ = total(5).result
         evict_due(app)
         handle = serve_monitor(app)
-        ids = {"kept": squares[-1].invocation_id, "evicted": first.invocation_id}
+        ids = {"kept": squares[-1].invocation_id, "evicted": first.invocation_id, "task": square.task_id.key}
         assert app.state_backend._store.was_evicted(ids["evicted"])
+        assert isinstance(app.orchestrator, FastMemOrchestrator), "the pages read the FastMem stack"
         try:
             yield handle, ids
         finally:
@@ -166,6 +168,7 @@ class Visit:
         "/invocations/",
         "/invocations/timeline",
         "/invocations/{kept}",
+        "/tasks/{task}",
         STATS_PATH,
         "/invocations/{evicted}",
     ],
@@ -182,6 +185,8 @@ def test_the_monitor_pages_load_in_a_browser(
             assert "not found" in visit.page.inner_text("body").lower()
         if path == "/invocations/{kept}":
             assert ids["kept"] in visit.page.inner_text("body")
+        if path == "/tasks/{task}":
+            assert "square" in visit.page.inner_text("body")
         if path == STATS_PATH:
             assert visit.page.locator("#fastmem-stats th").count() >= 10
     finally:
