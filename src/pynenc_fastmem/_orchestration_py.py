@@ -4,17 +4,18 @@ It knows nothing of pynenc either: a status is a ``str`` (its name), a status
 record is an opaque value stored beside it, timestamps are integer
 microseconds. The store composes one as ``Store.orchestration`` and drops an
 invocation's orchestration state in the same locked step that evicts the
-invocation (``_forget_steps``, ``forget_locked`` in the compiled twin), so one retention bounds both.
+invocation (``_forget_steps``; ``forget_locked`` in the compiled twin), so one
+retention bounds both.
 
 Layout. Per invocation, ``states`` holds ``(status, record, sequence, task_id,
 call_id)``: the truth every index is derived from, written with one dict
 assignment. The indexes are insertion-ordered dicts used as sets: by task, by
 status, by task then status (nested, so every key is a ``str``, whose hash is
-kept), by call, by key argument. A status change moves the invocation to the end
-of its new status's dicts,
-so those list their members by last status change, oldest first; a page newest
-first reads the dicts its filters select backwards, merged by sequence. Counts
-are the dicts' lengths. A status change touches only those two indexes.
+kept), by call, by key argument. A status change moves the invocation to the
+end of its new status's dicts, which so list their members by last status
+change, oldest first; a page newest first reads the dicts its filters select
+backwards, merged by sequence. Counts are the dicts' lengths. A status change
+touches only those two indexes.
 
 Locks and faults. One lock guards every write and every read of more than one
 key; point reads (``status_record``, ``retries``) take none, as the store's
