@@ -169,10 +169,8 @@ cdef class Orchestration:
         state = (status, record, self._next_sequence, task_id, call_id)
         self._stale = True
         self._next_sequence += 1
-        if task_id is None:
-            self._states[invocation_id] = state
-        else:
-            self._states[invocation_id] = state
+        self._states[invocation_id] = state
+        if task_id is not None:
             self._restatus(invocation_id, <tuple>old, state)
         self._stale = False
         return True
@@ -273,7 +271,7 @@ cdef class Orchestration:
     # Queries
 
     def task_ids(self, task_id):
-        """The ids of ``task_id``'s invocations, by their last transition, oldest first.
+        """The ids of ``task_id``'s invocations, in the order they were first registered.
 
         Runtime complexity: `O(m)` for `m` such invocations
         """

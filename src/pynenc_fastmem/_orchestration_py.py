@@ -303,7 +303,7 @@ class Orchestration:
     # Queries
 
     def task_ids(self, task_id: str) -> list[str]:
-        """The ids of ``task_id``'s invocations, by their last transition, oldest first.
+        """The ids of ``task_id``'s invocations, in the order they were first registered.
 
         Runtime complexity: `O(m)` for `m` such invocations
         """

@@ -97,7 +97,7 @@ class FastMemOrchestrator(BaseOrchestrator):
     statuses asked for, whatever the number of invocations); every read takes a
     snapshot under the store's lock, so no reader sees a set change size while
     other threads write; invocations come in the order of their last status
-    change (pages newest first, other lists oldest first) rather than in set
+    change (pages newest first; a task's list in registration order) rather than in set
     order; with retention configured, an evicted invocation's orchestration
     state goes with it.
     """
