@@ -14,7 +14,6 @@ from __future__ import annotations
 import pickle
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from time import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pynenc.invocation.status import InvocationStatus, InvocationStatusRecord, status_record_transition
@@ -28,6 +27,7 @@ from pynenc.orchestrator.base_orchestrator import BaseBlockingControl, BaseOrche
 from pynenc.types import Params, Result
 
 from ._store import Store, micros
+from ._store_common import wall_clock_micros
 from .config import ConfigStateBackendFastMem, retention_settings, store_retention
 from .errors import EvictedError
 from .state_backend import app_store
@@ -268,14 +268,14 @@ class FastMemOrchestrator(BaseOrchestrator):
     ) -> None:
         """Record a heartbeat of each runner, now."""
         self._orchestration.heartbeat(
-            runner_ids, int(time() * 1_000_000), can_run_atomic_service, consumed_queues
+            runner_ids, wall_clock_micros(), can_run_atomic_service, consumed_queues
         )
 
     def _get_active_runners(
         self, timeout_seconds: float, can_run_atomic_service: bool | None = None
     ) -> list[ActiveRunnerInfo]:
         """Runners heard from within ``timeout_seconds``, by creation time then id."""
-        since = int((time() - timeout_seconds) * 1_000_000)
+        since = wall_clock_micros() - int(timeout_seconds * 1_000_000)
         return [
             ActiveRunnerInfo(
                 runner_id=runner_id,
@@ -297,7 +297,7 @@ class FastMemOrchestrator(BaseOrchestrator):
 
     def _get_running_invocations_for_recovery(self, timeout_seconds: float) -> Iterator[InvocationId]:
         """RUNNING invocations owned by a runner not heard from within ``timeout_seconds``."""
-        since = int((time() - timeout_seconds) * 1_000_000)
+        since = wall_clock_micros() - int(timeout_seconds * 1_000_000)
         active = {runner[0] for runner in self._orchestration.runners(since)}
         for invocation_id, record in self._orchestration.records(InvocationStatus.RUNNING._value_):
             if record.runner_id and record.runner_id not in active:
