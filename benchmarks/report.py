@@ -68,20 +68,24 @@ def rustvello_status() -> str:
 
 
 def scaling_table(results: dict[str, Any]) -> str:
-    """The store-level scaling runs: throughput per writer count, as a ratio to one writer."""
+    """The writer-thread runs: throughput per writer count, as ratios to one writer (see test_scaling)."""
     cells: dict[tuple[str, bool], dict[int, str]] = {}
     for benchmark in results["benchmarks"]:
         extra = benchmark["extra_info"]
         if "scaling" in extra:
-            cells.setdefault((extra["backend"], extra["reader"]), {})[extra["writers"]] = (
-                f"{extra['invocations_per_second']:,.0f}/s ({extra['scaling']:.2f}×; "
-                f"CPU/inv {extra['cpu_per_invocation']:.2f}×)"
+            low, high = extra.get("scaling_quartiles", (extra["scaling"], extra["scaling"]))
+            cell = (
+                f"{extra['invocations_per_second']:,.0f}/s ({extra['scaling']:.2f}×, quartiles "
+                f"{low:.2f} to {high:.2f}; CPU/inv {extra['cpu_per_invocation']:.2f}×"
             )
+            if "reader_kept" in extra:
+                cell += f"; {extra['reader_kept']:.2f}× of no reader, {extra['reader_errors']} reader errors"
+            cells.setdefault((extra["backend"], extra["reader"]), {})[extra["writers"]] = cell + ")"
     if not cells:
         return ""
-    lines = ["| store | 1 writer | 2 writers | 4 writers |", "|---|---|---|---|"]
-    for (store, reader), row in sorted(cells.items()):
-        label = store + (" + range reader" if reader else "")
+    lines = ["| workload | 1 writer | 2 writers | 4 writers |", "|---|---|---|---|"]
+    for (name, reader), row in sorted(cells.items()):
+        label = name + (" + range reader" if reader else "")
         lines.append(f"| {label} | " + " | ".join(row.get(n, "-") for n in (1, 2, 4)) + " |")
     return "\n".join(lines)
 
@@ -159,9 +163,11 @@ def main(path: str) -> None:
     scaling = scaling_table(results)
     if scaling:
         print(
-            "\nStore level, writer threads (invocations per second, the median of paired rounds; "
-            "in brackets the ratio to one writer run beside it, and the writers' CPU time per "
-            "invocation against that run's):\n"
+            "\nWriter threads (`benchmarks/test_scaling.py`, whose docstring says what each workload "
+            "and reference is): invocations per second, the median of paired rounds; in brackets "
+            "the ratio to one writer run beside it with its quartiles, the writers' CPU time per "
+            "invocation against that run's, and with a reader, the writers' rate against the same "
+            "writers without it:\n"
         )
         print(scaling)
     long_runs = [b for b in results["benchmarks"] if "final_rss_mib" in b["extra_info"]]
