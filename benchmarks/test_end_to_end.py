@@ -25,9 +25,9 @@ from .conftest import PUBLIC_BACKENDS, make_backend, new_app, ratio_info
 TASKS = int(os.environ.get("FASTMEM_BENCH_TASKS", 2_000))
 
 
-def _app(name: str, **config: Any) -> Pynenc:
+def _app(name: str, threads: tuple[int, int] = (4, 16), **config: Any) -> Pynenc:
     gc.collect()  # the rounds before left cyclic garbage: collected here, untimed, not in this round
-    builder = PynencBuilder().memory().thread_runner(min_threads=4, max_threads=16)
+    builder = PynencBuilder().memory().thread_runner(min_threads=threads[0], max_threads=threads[1])
     builder = builder.runner_tuning(
         runner_loop_sleep_time_sec=0.001, invocation_wait_results_sleep_time_sec=0.001
     )
@@ -80,12 +80,13 @@ def run_tasks(name: str, tasks: int, **config: Any) -> float:
     return time.perf_counter() - started
 
 
-def _time_runs(benchmark: Any, name: str, group: str, **config: Any) -> None:
+def _time_runs(benchmark: Any, name: str, group: str, rounds: int = 7, **config: Any) -> None:
     """Time whole runs of ``TASKS`` tasks on fresh apps of backend ``name`` with ``config``."""
     benchmark.group = group
     ratio_info(benchmark, name, tasks=TASKS)
     make_backend(name.removesuffix("-memorchestrator"))  # skips here, not in the timed rounds, if unbuildable
-    benchmark.pedantic(_run, setup=lambda: ((_app(name, **config),), {}), rounds=7)  # runs vary by ~1.3x
+    # runs vary by ~1.3x
+    benchmark.pedantic(_run, setup=lambda: ((_app(name, **config),), {}), rounds=rounds)
     benchmark.extra_info["tasks_per_second"] = TASKS / benchmark.stats.stats.median
 
 
@@ -95,6 +96,18 @@ STACKS = [*PUBLIC_BACKENDS, "fastmem-memorchestrator"]
 @pytest.mark.parametrize("name", STACKS)
 def test_end_to_end_tasks(benchmark: Any, name: str) -> None:
     _time_runs(benchmark, name, f"end to end: {TASKS:,} tasks on a ThreadRunner")
+
+
+@pytest.mark.parametrize("name", STACKS)
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_end_to_end_runner_threads(benchmark: Any, name: str, threads: int) -> None:
+    """The same run on a ThreadRunner of exactly ``threads`` threads: what runner threads gain.
+
+    On free-threaded Python the threads run tasks, and write the backend and the
+    orchestrator, at once; under the GIL they take turns.
+    """
+    group = f"end to end: {TASKS:,} tasks on a ThreadRunner of {threads} thread{'s' * (threads > 1)}"
+    _time_runs(benchmark, name, group, rounds=5, threads=(threads, threads))
 
 
 @pytest.mark.parametrize("name", ["mem", "fastmem", "fastmem-live", "fastmem-memorchestrator"])
