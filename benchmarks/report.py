@@ -67,6 +67,21 @@ def rustvello_status() -> str:
     return "constructed and measured"
 
 
+SCALING_REFERENCES = """
+- `fastmem`, `fastmem-python`: the compiled and the Python store, called directly.
+- `adapter: ...`: what a pynenc runner sends per invocation (a DTO pair upsert, two history
+  records, a result), with the pynenc objects made by each writer, through the backend's raw
+  methods: FastMemStateBackend on each store beside pynenc's MemStateBackend.
+- `ref-striped-dicts`: the store-level writes into 16 plain dicts chosen by the id's hash, with no
+  lock: the shape that lets writers scale on free-threaded Python, the bar for the store.
+- `ref-cpu-loop`: the same calls doing arithmetic on no shared data: what threads of pure Python
+  reach on this machine.
+- `ref-shared-dict (what not to do)`: every writer writing one set of dicts, MemStateBackend's
+  shape. On free-threaded Python each write locks the dict, so it cannot scale: it is no
+  reference for scaling.
+"""
+
+
 def scaling_table(results: dict[str, Any]) -> str:
     """The writer-thread runs: throughput per writer count, as ratios to one writer (see test_scaling)."""
     cells: dict[tuple[str, bool], dict[int, str]] = {}
@@ -170,6 +185,7 @@ def main(path: str) -> None:
             "writers without it:\n"
         )
         print(scaling)
+        print(SCALING_REFERENCES)
     long_runs = [b for b in results["benchmarks"] if "final_rss_mib" in b["extra_info"]]
     if long_runs:
         print("\nResident memory in the long runs (MiB, at the end / the most at any sample):\n")
