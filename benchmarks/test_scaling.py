@@ -23,7 +23,10 @@ The references, which run the store-level writer's loop:
 
 This machine's speed drifts by up to 2x within seconds, so configurations measured
 apart do not compare. Each round therefore runs, back to back, one writer, the
-configuration's writers, and with a reader the same writers again beside it; the
+configuration's writers, and with a reader the same writers again beside it; the one
+writer writes as many invocations as the writers together, so both runs do the same
+work and end with a store of the same size (a store twice the size costs the compiled
+store's dict lookups more cache misses: 1.2x the CPU per invocation under the GIL). The
 figures are medians over the rounds of their ratios:
 
 - ``scaling``: writes per second against the one-writer run of the round;
@@ -35,7 +38,7 @@ The reader reads the last millisecond of history in a loop, as a monitor does. T
 garbage of one run is collected before the next starts. After each run, every
 invocation's records are counted: ``lost_invocations`` must be 0 for our stores.
 ``FASTMEM_BENCH_SCALING_INVOCATIONS`` sets invocations per writer (the adapter writes a
-fifth as many), ``FASTMEM_BENCH_SCALING_ROUNDS`` the rounds.
+quarter as many: runs of about 50 ms or more, as shorter ones drift too much), ``FASTMEM_BENCH_SCALING_ROUNDS`` the rounds.
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ from pynenc_fastmem import _store_py
 
 from .conftest import TASK, make_backend, ratio_info
 
-PER_WRITER = int(os.environ.get("FASTMEM_BENCH_SCALING_INVOCATIONS", 5_000))
+PER_WRITER = int(os.environ.get("FASTMEM_BENCH_SCALING_INVOCATIONS", 20_000))
 ROUNDS = int(os.environ.get("FASTMEM_BENCH_SCALING_ROUNDS", 11))
 STATUSES = ("registered", "pending", "running", "success")
 STRIPES = 16
@@ -248,7 +251,7 @@ def _store_workload(make: Callable[[], Any]) -> Workload:
 
 def _adapter_workload(backend: str) -> Workload:
     return Workload(
-        lambda: make_backend(backend), _write_adapter, _read_adapter, _adapter_records, 2, PER_WRITER // 5
+        lambda: make_backend(backend), _write_adapter, _read_adapter, _adapter_records, 2, PER_WRITER // 4
     )
 
 
@@ -264,8 +267,12 @@ WORKLOADS: dict[str, Workload] = {
 }
 
 
-def run(workload: Workload, writers: int, reader: bool) -> tuple[float, float, int, int]:
-    """One run: (invocations per second, writers' CPU ns per invocation, reader errors, lost invocations)."""
+def run(workload: Workload, writers: int, reader: bool, per_writer: int = 0) -> tuple[float, float, int, int]:
+    """One run: (invocations per second, writers' CPU ns per invocation, reader errors, lost invocations).
+
+    Each writer writes ``per_writer`` invocations, the workload's number if 0.
+    """
+    per_writer = per_writer or workload.per_writer
     gc.collect()  # the garbage of earlier runs is not this run's to collect
     target = workload.make()
     start = threading.Barrier(writers)
@@ -274,7 +281,7 @@ def run(workload: Workload, writers: int, reader: bool) -> tuple[float, float, i
     done = threading.Event()
 
     def write(writer: int) -> None:
-        steps = workload.write(target, writer, workload.per_writer)
+        steps = workload.write(target, writer, per_writer)
         next(steps)  # ids and rows made
         start.wait()
         wall, cpu = time.perf_counter(), time.thread_time()
@@ -300,11 +307,11 @@ def run(workload: Workload, writers: int, reader: bool) -> tuple[float, float, i
     done.set()
     if reader:
         watcher.join()
-    invocations = writers * workload.per_writer
+    invocations = writers * per_writer
     lost = sum(
         workload.records(target, f"w{w}-{n}") != workload.records_per_invocation
         for w in range(writers)
-        for n in range(workload.per_writer)
+        for n in range(per_writer)
     )
     wall = max(seconds for seconds, _ in spent)
     cpu = sum(seconds for _, seconds in spent)
@@ -325,7 +332,7 @@ def test_writer_threads(benchmark: Any, name: str, writers: int, reader: bool) -
     rounds: list[dict[str, float]] = []
 
     def paired_round() -> None:
-        alone = run(workload, 1, False)
+        alone = run(workload, 1, False, per_writer=writers * workload.per_writer)
         measured = run(workload, writers, False)
         figures = {
             "rate": measured[0],
