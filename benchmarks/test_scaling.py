@@ -38,7 +38,8 @@ The reader reads the last millisecond of history in a loop, as a monitor does. T
 garbage of one run is collected before the next starts. After each run, every
 invocation's records are counted: ``lost_invocations`` must be 0 for our stores.
 ``FASTMEM_BENCH_SCALING_INVOCATIONS`` sets invocations per writer (the adapter writes a
-quarter as many: runs of about 50 ms or more, as shorter ones drift too much), ``FASTMEM_BENCH_SCALING_ROUNDS`` the rounds.
+quarter as many: runs of about 50 ms or more, as shorter ones drift too much),
+``FASTMEM_BENCH_SCALING_ROUNDS`` the rounds.
 """
 
 from __future__ import annotations
