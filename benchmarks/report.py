@@ -84,7 +84,7 @@ SCALING_REFERENCES = """
 
 def scaling_table(results: dict[str, Any]) -> str:
     """The writer-thread runs: throughput per writer count, as ratios to one writer (see test_scaling)."""
-    cells: dict[tuple[str, bool], dict[int, str]] = {}
+    cells: dict[tuple[str, bool, float], dict[int, str]] = {}
     for benchmark in results["benchmarks"]:
         extra = benchmark["extra_info"]
         if "scaling" in extra:
@@ -95,12 +95,15 @@ def scaling_table(results: dict[str, Any]) -> str:
             )
             if "reader_kept" in extra:
                 cell += f"; {extra['reader_kept']:.2f}× of no reader, {extra['reader_errors']} reader errors"
-            cells.setdefault((extra["backend"], extra["reader"]), {})[extra["writers"]] = cell + ")"
+            pause = extra.get("reader_pause_ms") if extra["reader"] else None
+            cells.setdefault((extra["backend"], pause is not None, pause or 0), {})[extra["writers"]] = (
+                cell + ")"
+            )
     if not cells:
         return ""
     lines = ["| workload | 1 writer | 2 writers | 4 writers |", "|---|---|---|---|"]
-    for (name, reader), row in sorted(cells.items()):
-        label = name + (" + range reader" if reader else "")
+    for (name, reader, pause), row in sorted(cells.items()):
+        label = name + (" + range reader" if reader else "") + (f" every {pause:g} ms" if pause else "")
         lines.append(f"| {label} | " + " | ".join(row.get(n, "-") for n in (1, 2, 4)) + " |")
     return "\n".join(lines)
 
