@@ -96,9 +96,9 @@ class FastMemOrchestrator(BaseOrchestrator):
     kept on write (a page costs its offset and length, a count the number of
     statuses asked for, whatever the number of invocations); every read takes a
     snapshot under the store's lock, so no reader sees a set change size while
-    other threads write; invocations come in the order of their last status
-    change (pages newest first; a task's list in registration order) rather than in set
-    order; with retention configured, an evicted invocation's orchestration
+    other threads write; pages list invocations newest first by their last
+    status change, and a task's invocations come in registration order, rather
+    than in set order; with retention configured, an evicted invocation's orchestration
     state goes with it.
     """
 

@@ -303,7 +303,7 @@ class FastMemStateBackend(BaseStateBackend[Params, Result]):
 
     def _upsert_invocations(self, entries: list[tuple[InvocationDTO, CallDTO]]) -> None:
         """Store ``(InvocationDTO, CallDTO)`` pairs; the batch is applied whole or not at all."""
-        if type(entries) is not list and not isinstance(entries, (list, tuple)):
+        if not isinstance(entries, (list, tuple)):
             raise TypeError(f"entries must be a list, got {type(entries).__name__}")
         rows = []
         for entry in entries:
